@@ -1,0 +1,51 @@
+# GridMap. `make demo` runs the whole thing, `make test` the tests; both start a private PostGIS
+# (or use DATABASE_URL when it is set).
+VENV    ?= .venv
+PYTHON  ?= python3
+GRIDMAP := $(VENV)/bin/gridmap
+SAMPLE  := sample_shapefiles
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+
+.PHONY: install db-up demo load test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+db-up: install
+	$(GRIDMAP) db up
+	$(GRIDMAP) db migrate
+
+load: db-up
+	$(GRIDMAP) load-divisions
+	$(GRIDMAP) import $(SAMPLE)/communities.shp $(SAMPLE)/compounds.shp $(SAMPLE)/buildings.shp
+	$(GRIDMAP) import-people
+	$(GRIDMAP) summary
+
+demo: load
+	@echo "GridMap on http://$(HOST):$(PORT)/  (API docs at /docs, health at /health)"
+	$(GRIDMAP) serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(GRIDMAP) db up
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(GRIDMAP) db up
+	$(VENV)/bin/python bench/import.py
+
+clean:
+	-$(GRIDMAP) db down
+	rm -rf .gridmap

@@ -1,0 +1,47 @@
+"""The FastAPI application: ``create_app(settings)``; the lifespan owns the engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from api.errors import add_exception_handlers
+from api.routes import communities, health
+from api.settings import ApiSettings
+from geo.db.engine import make_engine
+from geo.db.settings import get_db_settings, normalise_url
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings (e.g. a test database URL)."""
+    settings = settings or ApiSettings()
+    url = normalise_url(settings.database_url) if settings.database_url else get_db_settings().url
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(
+            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_recycle=300
+        )
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title=settings.title,
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Community grids (网格), buildings and people for grassroots governance.",
+    )
+    add_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(communities.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

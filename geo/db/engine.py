@@ -1,0 +1,48 @@
+"""Engines and connection errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from geo.errors import DatabaseUnavailable
+
+
+def make_engine(url: str, *, database: str | None = None, **kwargs: object) -> Engine:
+    """Create an engine for ``url`` (optionally another database on the same server)."""
+    u = make_url(url)
+    if database is not None:
+        u = u.set(database=database)
+    kwargs.setdefault("pool_pre_ping", True)
+    connect_args = dict(kwargs.pop("connect_args", {}) or {})  # type: ignore[call-overload]
+    connect_args.setdefault("connect_timeout", 5)
+    connect_args.setdefault("application_name", "gridmap")
+    return sa.create_engine(u, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def unavailable_as_error(url: str) -> Iterator[None]:
+    """Turn a failed connection into one clear :class:`DatabaseUnavailable` line."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {describe(url)}: {first} "
+            "(run `gridmap db up`, or check DATABASE_URL)"
+        ) from None
+
+
+def check(engine: Engine) -> None:
+    """Raise :class:`DatabaseUnavailable` when the database does not answer."""
+    with unavailable_as_error(str(engine.url.render_as_string(hide_password=False))):
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
