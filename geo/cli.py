@@ -39,7 +39,7 @@ def _engine():  # noqa: ANN202
 
 
 def _say(msg: str) -> None:
-    err.print(f"[dim]·[/dim] {msg}", highlight=False)
+    print(f"· {msg}", file=sys.stderr, flush=True)
 
 
 # -- database ------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def main() -> None:
     try:
         app()
     except GeoError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -159,13 +159,14 @@ class Cluster:
         return os.geteuid() == 0
 
     def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        tool = Path(argv[0]).name
         if self._as_root:
             argv = ["runuser", "-u", "postgres", "--", *argv]
         proc = subprocess.run(argv, capture_output=True, text=True)
         if check and proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise SetupError(
-                f"`{Path(argv[0]).name if not self._as_root else argv[4]}` failed: "
+                f"`{tool}` failed: "
                 f"{detail[-1] if detail else 'exit ' + str(proc.returncode)} (log: {self.logfile})"
             )
         return proc
@@ -173,7 +174,7 @@ class Cluster:
     def _prepare_dirs(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.data_home.mkdir(parents=True, exist_ok=True)
-        if self.data_home != self.home:
+        if self.data_home != self.home and not self.pgdata.exists():
             self.say(f"{self.home} is not reachable by the postgres user; cluster data kept in {self.data_home}")
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self.logfile.touch(exist_ok=True)
@@ -190,11 +191,11 @@ class Cluster:
                 os.chown(p, pw.pw_uid, pw.pw_gid)
             # the server must be able to reach its data directory
             probe = subprocess.run(
-                ["runuser", "-u", "postgres", "--", "test", "-x", str(self.home)]
+                ["runuser", "-u", "postgres", "--", "test", "-x", str(self.data_home)]
             )
             if probe.returncode != 0:
                 raise SetupError(
-                    f"the postgres user cannot enter {self.home}: make its parent folders world-executable "
+                    f"the postgres user cannot enter {self.data_home}: make its parent folders world-executable "
                     "(chmod o+x) or set GRIDMAP_HOME to another folder"
                 )
 
@@ -233,62 +234,32 @@ class Cluster:
         """Install if needed, initialise, start, create the database; return a status line."""
         pg = ensure_installed(self.settings, self.say)
         self._prepare_dirs()
-        if not (self.pgdata / "PG_VERSION").exists():
-            self.say(f"initialising a PostgreSQL {pg.version} cluster in {self.pgdata}")
-            self._run(
-                [
-                    str(pg.bindir / "initdb"),
-                    "-D",
-                    str(self.pgdata),
-                    "-U",
-                    self.settings.pg_user,
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                ]
-            )
-            with (self.pgdata / "postgresql.conf").open("a") as fh:
-                fh.write(PG_CONF)
-        else:
-            data_version = int((self.pgdata / "PG_VERSION").read_text().strip())
-            if data_version != pg.version:
-                pg = PgInstall(
-                    data_version,
-                    Path(f"/usr/lib/postgresql/{data_version}/bin"),
-                    _has_postgis(data_version),
-                )
-                if not (pg.bindir / "postgres").exists():
-                    raise SetupError(
-                        f"{self.pgdata} was made by PostgreSQL {data_version}, which is not installed; "
-                        f"remove {self.home} to start afresh"
-                    )
-        started = False
-        if self.running():
-            pass
-        else:
+        was_running = self.running()
+        if not was_running:
             self._clear_stale_pid()
             if self._port_taken():
                 raise SetupError(
                     f"port {self.settings.pg_port} is taken by another program: set GRIDMAP_PG_PORT to a free port, "
                     "or DATABASE_URL to use an existing PostGIS server"
                 )
+        if not (self.pgdata / "PG_VERSION").exists():
+            self.say(f"initialising a PostgreSQL {pg.version} cluster in {self.pgdata}")
+            self._run([str(pg.bindir / "initdb"), "-D", str(self.pgdata), "-U", self.settings.pg_user,
+                       "--auth=trust", "-E", "UTF8", "--no-locale"])
+            with (self.pgdata / "postgresql.conf").open("a") as fh:
+                fh.write(PG_CONF)
+        else:
+            data_version = int((self.pgdata / "PG_VERSION").read_text().strip())
+            if data_version != pg.version:
+                pg = PgInstall(data_version, Path(f"/usr/lib/postgresql/{data_version}/bin"), _has_postgis(data_version))
+                if not (pg.bindir / "postgres").exists():
+                    raise SetupError(f"{self.pgdata} was made by PostgreSQL {data_version}, which is not installed; "
+                                     f"remove {self.data_home} to start afresh")
+        started = False
+        if not was_running:
             self.say(f"starting PostgreSQL on 127.0.0.1:{self.settings.pg_port}")
-            self._run(
-                [
-                    str(pg.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.pgdata),
-                    "-l",
-                    str(self.logfile),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    f"-p {self.settings.pg_port}",
-                    "start",
-                ]
-            )
+            self._run([str(pg.bindir / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.logfile), "-w", "-t", "60",
+                       "-o", f"-p {self.settings.pg_port}", "start"])
             started = True
         created = create_database(self.settings.url, self.settings.pg_database)
         what = "started" if started else "already running"

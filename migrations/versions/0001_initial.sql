@@ -143,7 +143,7 @@ CREATE TABLE grid (
     households     integer CHECK (households >= 0),
     geom           geometry(MultiPolygon, 4490) CHECK (geom IS NULL OR ST_IsValid(geom)),
     UNIQUE (plan_id, code),
-    CHECK (left(code, 12) = community_code)
+    CONSTRAINT grid_code_in_community CHECK (left(code, 12) = community_code)
 );
 CREATE INDEX grid_geom_idx ON grid USING gist (geom);
 CREATE INDEX grid_code_idx ON grid (code);
