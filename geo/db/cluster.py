@@ -175,7 +175,9 @@ class Cluster:
         self.home.mkdir(parents=True, exist_ok=True)
         self.data_home.mkdir(parents=True, exist_ok=True)
         if self.data_home != self.home and not self.pgdata.exists():
-            self.say(f"{self.home} is not reachable by the postgres user; cluster data kept in {self.data_home}")
+            self.say(
+                f"{self.home} is not reachable by the postgres user; cluster data kept in {self.data_home}"
+            )
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self.logfile.touch(exist_ok=True)
         if self._as_root:
@@ -244,22 +246,52 @@ class Cluster:
                 )
         if not (self.pgdata / "PG_VERSION").exists():
             self.say(f"initialising a PostgreSQL {pg.version} cluster in {self.pgdata}")
-            self._run([str(pg.bindir / "initdb"), "-D", str(self.pgdata), "-U", self.settings.pg_user,
-                       "--auth=trust", "-E", "UTF8", "--no-locale"])
+            self._run(
+                [
+                    str(pg.bindir / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    self.settings.pg_user,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                ]
+            )
             with (self.pgdata / "postgresql.conf").open("a") as fh:
                 fh.write(PG_CONF)
         else:
             data_version = int((self.pgdata / "PG_VERSION").read_text().strip())
             if data_version != pg.version:
-                pg = PgInstall(data_version, Path(f"/usr/lib/postgresql/{data_version}/bin"), _has_postgis(data_version))
+                pg = PgInstall(
+                    data_version,
+                    Path(f"/usr/lib/postgresql/{data_version}/bin"),
+                    _has_postgis(data_version),
+                )
                 if not (pg.bindir / "postgres").exists():
-                    raise SetupError(f"{self.pgdata} was made by PostgreSQL {data_version}, which is not installed; "
-                                     f"remove {self.data_home} to start afresh")
+                    raise SetupError(
+                        f"{self.pgdata} was made by PostgreSQL {data_version}, which is not installed; "
+                        f"remove {self.data_home} to start afresh"
+                    )
         started = False
         if not was_running:
             self.say(f"starting PostgreSQL on 127.0.0.1:{self.settings.pg_port}")
-            self._run([str(pg.bindir / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.logfile), "-w", "-t", "60",
-                       "-o", f"-p {self.settings.pg_port}", "start"])
+            self._run(
+                [
+                    str(pg.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.pgdata),
+                    "-l",
+                    str(self.logfile),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {self.settings.pg_port}",
+                    "start",
+                ]
+            )
             started = True
         created = create_database(self.settings.url, self.settings.pg_database)
         what = "started" if started else "already running"

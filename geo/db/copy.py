@@ -1,14 +1,16 @@
-"""Bulk writes with COPY: frames go into (temporary) tables as CSV, geometries as EWKB hex."""
+"""Bulk writes with COPY: frames go into (temporary) tables as CSV written by Arrow."""
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import io
 from collections.abc import Sequence
 from importlib import resources
 
-import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import shapely
 from sqlalchemy.engine import Connection
 
@@ -18,37 +20,38 @@ def sql(name: str) -> str:
     return resources.files("geo.db").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
+def wkb_columns(geoms: np.ndarray) -> tuple[list[str], list[str]]:
+    """(hex WKB for COPY, md5 of the WKB) of each geometry; the md5 detects a changed geometry cheaply."""
+    wkb = shapely.to_wkb(geoms)
+    return [b.hex() for b in wkb], [hashlib.md5(b).hexdigest() for b in wkb]
+
+
+def _arrow_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
 def copy_rows(
     conn: Connection,
     table: str,
     columns: Sequence[str],
     frame: pd.DataFrame,
     *,
-    srid: int = 4490,
-    chunk: int = 200_000,
+    chunk: int = 100_000,
 ) -> int:
-    """COPY ``frame[columns]`` into ``table`` (``geom`` as EWKB hex); returns the number of rows."""
+    """COPY ``frame[columns]`` into ``table``; NULL is an unquoted empty field, text is always quoted."""
     if frame.empty:
         return 0
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cols = ", ".join(columns)
-    total = 0
     for start in range(0, len(frame), chunk):
-        part = frame.iloc[start : start + chunk]
-        out = pd.DataFrame(index=part.index)
-        for c in columns:
-            if c == "geom":
-                geoms = (
-                    part.geometry.values
-                    if isinstance(part, gpd.GeoDataFrame)
-                    else part["geom"].values
-                )
-                out[c] = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
-            else:
-                out[c] = part[c]
-        buf = io.StringIO()
-        out.to_csv(buf, index=False, header=False, na_rep="\\N", quoting=csv.QUOTE_MINIMAL)
+        part = _arrow_ready(pd.DataFrame(frame.iloc[start : start + chunk][list(columns)]))
+        buf = io.BytesIO()
+        table_ = pa.Table.from_pandas(part, preserve_index=False)
+        pacsv.write_csv(table_, buf, pacsv.WriteOptions(include_header=False))
         buf.seek(0)
-        cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
-        total += len(part)
-    return total
+        cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+    return len(frame)

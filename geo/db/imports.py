@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from geo.db.load import ImportReport, communities_frame, known_community_codes, load_validated
+from geo.db.load import ImportReport, LayerLoader, communities_frame, known_community_codes
 from geo.errors import InvalidInput
 from geo.ingest.fields import load_overrides
 from geo.ingest.read import guess_kind, list_layers, read_layer
-from geo.ingest.validate import validate
+from geo.ingest.validate import duplicated_ids, validate
 
+#: features validated and merged per chunk; validation of the next chunk overlaps the merge of this one
+CHUNK = 50_000
 KIND_ORDER = {"communities": 0, "compounds": 1, "buildings": 2}
 Progress = Callable[[str], None]
 
@@ -58,11 +61,7 @@ def import_paths(
         with engine.connect() as conn:
             communities = communities_frame(conn) if k != "communities" else None
             known = known_community_codes(conn) if k == "communities" else None
-        v = validate(k, lay.frame, mapping, communities=communities, known_codes=known)
-        progress(f"loading {len(v.clean):,} {k}")
-        report = load_validated(
-            engine, v, source=dataset, layer=lay.name, notes=lay.notes, read=len(lay.frame)
-        )
+        report = _load_in_chunks(engine, k, lay, mapping, communities, known, progress, label)
         if report_dir is not None:
             report_dir.mkdir(parents=True, exist_ok=True)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -71,3 +70,46 @@ def import_paths(
             report.notes.append(f"report written to {path}")
         reports.append(report)
     return reports
+
+
+def _load_in_chunks(
+    engine: Engine,
+    kind: str,
+    lay,
+    mapping,
+    communities,
+    known,
+    progress: Progress,  # noqa: ANN001
+    label: str,
+) -> ImportReport:
+    """Validate chunk k+1 in a worker thread while the database merges chunk k (2 cores, both busy)."""
+    frame = lay.frame
+    n = len(frame)
+    dups = duplicated_ids(kind, frame, mapping)
+    starts = list(range(0, max(n, 1), CHUNK))
+
+    def check(start: int):  # noqa: ANN202
+        return validate(
+            kind,
+            frame.iloc[start : start + CHUNK],
+            mapping,
+            communities=communities,
+            known_codes=known,
+            duplicates=dups,
+            offset=start,
+        )
+
+    with (
+        LayerLoader(
+            engine, kind, source=lay.source, layer=lay.name, read=n, notes=lay.notes
+        ) as loader,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        pending = pool.submit(check, starts[0])
+        for i, _start in enumerate(starts):
+            v = pending.result()
+            if i + 1 < len(starts):
+                pending = pool.submit(check, starts[i + 1])
+            loader.add(v)
+            progress(f"{label}: {min((i + 1) * CHUNK, n):,} of {n:,} {kind} loaded")
+    return loader.report

@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geo.db.copy import copy_rows, sql
+from geo.db.copy import copy_rows, sql, wkb_columns
 from geo.errors import InvalidInput
 from geo.ingest.validate import Reject, Validated
 
@@ -97,21 +97,18 @@ def _store_rejects(conn: Connection, run_id: int, rejects: list[Reject]) -> None
     copy_rows(conn, "import_reject", list(frame.columns), frame)
 
 
+GEOM = "geom geometry(Geometry, 4490), geom_hash text"
 STAGING = {
-    "communities": (
-        "stage_community",
-        "code text, geom geometry(MultiPolygon, 4490)",
-        ["code", "geom"],
-    ),
+    "communities": ("stage_community", f"code text, {GEOM}", ["code", "geom", "geom_hash"]),
     "compounds": (
         "stage_compound",
-        "ext_id text, community_code text, name text, geom geometry(MultiPolygon, 4490)",
-        ["ext_id", "community_code", "name", "geom"],
+        f"ext_id text, community_code text, name text, {GEOM}",
+        ["ext_id", "community_code", "name", "geom", "geom_hash"],
     ),
     "buildings": (
         "stage_building",
         "ext_id text, community_code text, compound_ext text, number text, name text, floors int, "
-        "units int, dwellings int, use text, geom geometry(MultiPolygon, 4490)",
+        f"units int, dwellings int, use text, {GEOM}",
         [
             "ext_id",
             "community_code",
@@ -123,9 +120,123 @@ STAGING = {
             "dwellings",
             "use",
             "geom",
+            "geom_hash",
         ],
     ),
 }
+
+
+#: the spatial index of a table receiving more new rows than this share of its size is rebuilt once
+#: after the load instead of being updated row by row (several times faster for bulk loads)
+REBUILD_INDEX_SHARE = 0.5
+SPATIAL_INDEX = {
+    "buildings": ("building", "building_geom_idx"),
+    "compounds": ("compound", "compound_geom_idx"),
+}
+
+
+class LayerLoader:
+    """Load one layer, possibly in chunks, in a single transaction: COPY to staging, merge, report.
+
+    Use as a context manager; call :meth:`add` with each validated chunk. On leaving without error,
+    rejects are stored, the run is recorded and the transaction commits.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        kind: str,
+        *,
+        source: str,
+        layer: str,
+        read: int,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.engine, self.kind = engine, kind
+        self.report = ImportReport(
+            source=source, layer=layer, kind=kind, read=read, notes=list(notes or [])
+        )
+        self.rejects: list[Reject] = []
+        self._ctx = None
+        self.conn: Connection | None = None
+        self._rebuild: tuple[str, str] | None = None
+
+    def __enter__(self) -> LayerLoader:
+        self._ctx = self.engine.begin()
+        self.conn = self._ctx.__enter__()
+        self.report.run_id = _start_run(self.conn, self.report.source, self.report.layer, self.kind)
+        table, ddl, _cols = STAGING[self.kind]
+        self.conn.execute(sa.text(f"CREATE TEMP TABLE {table} ({ddl}) ON COMMIT DROP"))
+        if self.kind in SPATIAL_INDEX:
+            target, index = SPATIAL_INDEX[self.kind]
+            rows = self.conn.execute(sa.text(f"SELECT count(*) FROM {target}")).scalar_one()
+            if self.report.read > max(20_000, rows * REBUILD_INDEX_SHARE):
+                # bulk load: one sorted index build beats 100,000s of incremental GiST inserts
+                self.conn.execute(sa.text(f"DROP INDEX {index}"))
+                self._rebuild = (target, index)
+        return self
+
+    def add(self, v: Validated) -> None:
+        """Stage and merge one validated chunk."""
+        assert self.conn is not None
+        r = self.report
+        table, _ddl, cols = STAGING[self.kind]
+        frame = pd.DataFrame(v.clean.drop(columns="geometry")).rename(
+            columns={"id": "ext_id", "compound_id": "compound_ext"}
+        )
+        frame["geom"], frame["geom_hash"] = wkb_columns(v.clean.geometry.values)
+        self.conn.execute(sa.text(f"TRUNCATE {table}"))
+        copy_rows(self.conn, table, cols, frame)
+        if self.kind == "buildings":
+            missing = self.conn.execute(
+                sa.text(
+                    "SELECT s.ext_id, s.compound_ext FROM stage_building s LEFT JOIN compound c "
+                    "ON c.community_code = s.community_code AND c.ext_id = s.compound_ext "
+                    "WHERE s.compound_ext IS NOT NULL AND c.id IS NULL ORDER BY s.ext_id"
+                )
+            ).all()
+            r.warnings += [
+                f"{bid}: compound {cid} is not loaded; building kept without compound"
+                for bid, cid in missing
+            ]
+        inserted, updated = self.conn.execute(sa.text(sql(f"merge_{self.kind}"))).one()
+        r.inserted += int(inserted)
+        r.updated += int(updated)
+        r.unchanged += len(v.clean) - int(inserted) - int(updated)
+        r.repaired += len(v.repairs)
+        r.warnings += [f"{fid}: {msg}" for fid, msg in v.warnings]
+        r.warnings += [f"{fid}: {msg}" for fid, msg in v.repairs]
+        self.rejects += v.rejects
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._ctx is not None and self.conn is not None
+        try:
+            if exc[0] is None:
+                if self._rebuild:
+                    target, index = self._rebuild
+                    self.conn.execute(
+                        sa.text(f"CREATE INDEX {index} ON {target} USING gist (geom)")
+                    )
+                r = self.report
+                self.rejects.sort(key=lambda x: x.index)
+                r.rejected = len(self.rejects)
+                by_reason: dict[str, int] = {}
+                for x in self.rejects:
+                    by_reason[x.reason] = by_reason.get(x.reason, 0) + 1
+                r.rejected_by_reason = dict(sorted(by_reason.items()))
+                r.rejects = [
+                    {
+                        "feature_id": x.feature_id,
+                        "feature_no": x.index + 1,
+                        "reason": x.reason,
+                        "detail": x.detail,
+                    }
+                    for x in self.rejects
+                ]
+                _store_rejects(self.conn, r.run_id, self.rejects)
+                _finish_run(self.conn, r)
+        finally:
+            self._ctx.__exit__(*exc)
 
 
 def load_validated(
@@ -138,54 +249,10 @@ def load_validated(
     read: int | None = None,
 ) -> ImportReport:
     """Write a validated layer in one transaction and return its report (also stored in import_run)."""
-    report = ImportReport(
-        source=source,
-        layer=layer,
-        kind=v.kind,
-        read=read if read is not None else len(v.clean) + len(v.rejects),
-    )
-    report.notes = list(notes or [])
-    table, ddl, cols = STAGING[v.kind]
-    frame = v.clean.rename(columns={"id": "ext_id", "compound_id": "compound_ext"})
-    with engine.begin() as conn:
-        report.run_id = _start_run(conn, source, layer, v.kind)
-        conn.execute(sa.text(f"CREATE TEMP TABLE {table} ({ddl}) ON COMMIT DROP"))
-        copy_rows(conn, table, cols, frame)
-        if v.kind == "buildings":
-            missing = conn.execute(
-                sa.text(
-                    "SELECT s.ext_id, s.compound_ext FROM stage_building s LEFT JOIN compound c "
-                    "ON c.community_code = s.community_code AND c.ext_id = s.compound_ext "
-                    "WHERE s.compound_ext IS NOT NULL AND c.id IS NULL ORDER BY s.ext_id"
-                )
-            ).all()
-            report.warnings += [
-                f"{bid}: compound {cid} is not loaded; building kept without compound"
-                for bid, cid in missing
-            ]
-        inserted, updated = conn.execute(sa.text(sql(f"merge_{v.kind}"))).one()
-        report.inserted, report.updated = int(inserted), int(updated)
-        report.unchanged = len(v.clean) - report.inserted - report.updated
-        report.rejected = len(v.rejects)
-        report.repaired = len(v.repairs)
-        by_reason: dict[str, int] = {}
-        for r in v.rejects:
-            by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
-        report.rejected_by_reason = dict(sorted(by_reason.items()))
-        report.warnings += [f"{fid}: {msg}" for fid, msg in v.warnings]
-        report.warnings += [f"{fid}: {msg}" for fid, msg in v.repairs]
-        report.rejects = [
-            {
-                "feature_id": r.feature_id,
-                "feature_no": r.index + 1,
-                "reason": r.reason,
-                "detail": r.detail,
-            }
-            for r in v.rejects
-        ]
-        _store_rejects(conn, report.run_id, v.rejects)
-        _finish_run(conn, report)
-    return report
+    n = read if read is not None else len(v.clean) + len(v.rejects)
+    with LayerLoader(engine, v.kind, source=source, layer=layer, read=n, notes=notes) as loader:
+        loader.add(v)
+    return loader.report
 
 
 def load_divisions(engine: Engine, csv_path: str | Path) -> ImportReport:

@@ -138,7 +138,7 @@ def read_layer(dataset: str, layer: str | None = None, *, crs: str | None = None
     if encoding:
         notes.append(f"encoding {encoding} ({how})")
     try:
-        frame = pyogrio.read_dataframe(dataset, layer=layer, encoding=encoding, use_arrow=False)
+        frame = pyogrio.read_dataframe(dataset, layer=layer, encoding=encoding, use_arrow=True)
     except Exception as exc:
         raise InvalidInput(f"{dataset}: cannot be read ({str(exc).splitlines()[0]})") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry is None:

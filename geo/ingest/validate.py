@@ -146,12 +146,15 @@ def _geometry_checks(
     return gpd.GeoSeries(out, index=frame.index, crs=frame.crs)
 
 
-def _to_multi(series: gpd.GeoSeries) -> gpd.GeoSeries:
-    arr = series.values
-    single = shapely.get_type_id(arr) == 3
-    arr = np.array(arr, dtype=object)
-    arr[single] = [shapely.MultiPolygon([g]) for g in arr[single]]
-    return gpd.GeoSeries(arr, index=series.index, crs=series.crs)
+def duplicated_ids(
+    kind: str, frame: pd.DataFrame, mapping: dict[str, dict[str, list[str]]]
+) -> set[str]:
+    """Ids that occur more than once in a layer (each occurrence is rejected)."""
+    src = resolve(kind, frame.columns, mapping).get("code" if kind == "communities" else "id")
+    if src is None:
+        return set()
+    ids = _text(frame[src].astype("string"))
+    return set(ids[ids.duplicated(keep=False) & ids.notna()].astype(str))
 
 
 def validate(
@@ -161,9 +164,15 @@ def validate(
     *,
     communities: gpd.GeoDataFrame | None = None,
     known_codes: set[str] | None = None,
+    duplicates: set[str] | None = None,
+    offset: int = 0,
 ) -> Validated:
     """Validate a layer of ``kind``; ``communities`` (code, geometry in EPSG:4490) is needed for
-    compounds and buildings, ``known_codes`` (community codes in the division table) for communities."""
+    compounds and buildings, ``known_codes`` (community codes in the division table) for communities.
+
+    To validate a large layer in chunks, pass the ids duplicated anywhere in the layer
+    (:func:`duplicated_ids`) and each chunk's ``offset``, so rejects carry their feature number.
+    """
     mapped = resolve(kind, frame.columns, mapping)
     rejects: list[Reject] = []
     repairs: list[tuple[str, str]] = []
@@ -203,18 +212,19 @@ def validate(
         f"missing_{id_col}",
         f"the {id_col} field ({mapped[id_col]}) is empty",
     )
-    dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    if duplicates is None:
+        dup = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    else:
+        dup = ids.isin(duplicates).to_numpy()
     reject(
         dup,
         f"duplicate_{id_col}",
-        lambda i: (
-            f"{id_col} {ids.iloc[i]} appears {int((ids == ids.iloc[i]).sum())} times in the file"
-        ),
+        lambda i: f"{id_col} {ids.iloc[i]} appears more than once in the file",
     )
 
     geoms = _geometry_checks(frame, ids, rejects, repairs)
     keep &= geoms.notna().to_numpy()
-    geoms = _to_multi(geoms.to_crs(STORAGE_CRS))
+    geoms = geoms.to_crs(STORAGE_CRS)
 
     if kind == "communities":
         codes = ids
@@ -263,6 +273,7 @@ def validate(
             r.properties = _props(frame.iloc[r.index])
             if r.geom_wkt is None and frame.geometry.iloc[r.index] is not None:
                 r.geom_wkt = shapely.to_wkt(frame.geometry.iloc[r.index], rounding_precision=8)
+        r.index += offset
     return Validated(kind, clean, rejects, repairs, warnings, mapped)
 
 

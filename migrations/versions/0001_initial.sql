@@ -9,7 +9,7 @@ CREATE TABLE admin_area (
     level       text NOT NULL CHECK (level IN ('province', 'city', 'county', 'town', 'village')),
     parent_code char(12) REFERENCES admin_area (code) DEFERRABLE INITIALLY DEFERRED,
     geom        geometry(MultiPolygon, 4490) CHECK (geom IS NULL OR (ST_IsValid(geom) AND NOT ST_IsEmpty(geom))),
-    src_hash    text,
+    geom_hash    text,
     updated_at  timestamptz NOT NULL DEFAULT now(),
     CHECK ((level = 'province') = (parent_code IS NULL))
 );
@@ -23,7 +23,7 @@ CREATE TABLE compound (
     name           text,
     community_code char(12) NOT NULL REFERENCES admin_area (code),
     geom           geometry(MultiPolygon, 4490) NOT NULL CHECK (ST_IsValid(geom) AND NOT ST_IsEmpty(geom)),
-    src_hash       text NOT NULL,
+    geom_hash       text NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     UNIQUE (community_code, ext_id)
@@ -44,7 +44,7 @@ CREATE TABLE building (
     use               text NOT NULL DEFAULT 'residential'
                       CHECK (use IN ('residential', 'bungalow', 'commercial', 'school', 'office', 'hospital', 'other')),
     geom              geometry(MultiPolygon, 4490) NOT NULL CHECK (ST_IsValid(geom) AND NOT ST_IsEmpty(geom)),
-    src_hash          text NOT NULL,
+    geom_hash          text NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
 );

@@ -55,7 +55,7 @@ def test_constraints_hold(db) -> None:
         conn.rollback()
         conn.execute(sa.text("UPDATE admin_area SET geom = ST_Multi(ST_MakeEnvelope(111, 40, 112, 41, 4490)) "
                              "WHERE code = '150102003001'"))
-        building = ("INSERT INTO building (ext_id, community_code, floors, geom, src_hash) VALUES "
+        building = ("INSERT INTO building (ext_id, community_code, floors, geom, geom_hash) VALUES "
                     "('b1', '150102003001', :floors, ST_Multi(ST_MakeEnvelope(:x, 40.5, :x + 0.0001, 40.5001, 4490)), 'h')")
         with pytest.raises(sa.exc.IntegrityError, match="floors"):
             conn.execute(sa.text(building), {"floors": 0, "x": 111.5})
