@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -241,8 +242,24 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:  # an unexpected failure: still one line, the traceback on request
+        if os.environ.get("GRIDMAP_DEBUG"):
+            raise
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            print(
+                f"error: the database stopped answering ({str(exc.orig).strip().splitlines()[0]})",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"error: unexpected {type(exc).__name__}: {exc} (set GRIDMAP_DEBUG=1 for the traceback)",
+                file=sys.stderr,
+            )
+        sys.exit(2)
 
 
 if __name__ == "__main__":

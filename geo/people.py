@@ -167,7 +167,11 @@ def validate_persons(
     )
     if clean.empty:
         return clean, rejects
-    content = clean.drop(columns=["line_no", "upgraded_from_15"]).astype(str).agg("|".join, axis=1)
+    content = (
+        clean.drop(columns=["line_no", "upgraded_from_15"])
+        .apply(lambda c: c.map(str))
+        .agg("|".join, axis=1)
+    )
     dup = clean["id_number"].duplicated(keep=False)
     if dup.any():
         conflicting = set()

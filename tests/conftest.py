@@ -28,8 +28,21 @@ SAMPLE = ROOT / "sample_shapefiles"
 TEST_SECRET = "gridmap-test-secret-0123456789abcdef"
 
 DATA_TABLES = [
-    "sync_reject", "sync_batch", "import_reject", "import_run", "audit_log", "grid_worker", "api_token",
-    "app_user", "grid_assignment", "grid_code_registry", "grid", "grid_plan", "person", "dwelling", "building",
+    "sync_reject",
+    "sync_batch",
+    "import_reject",
+    "import_run",
+    "audit_log",
+    "grid_worker",
+    "api_token",
+    "app_user",
+    "grid_assignment",
+    "grid_code_registry",
+    "grid",
+    "grid_plan",
+    "person",
+    "dwelling",
+    "building",
     "compound",
 ]
 
@@ -69,7 +82,9 @@ def clean(engine: Engine) -> None:
     """Empty every data table; keep the division codes but forget community boundaries."""
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
-        conn.execute(sa.text("UPDATE admin_area SET geom = NULL, geom_hash = NULL WHERE geom IS NOT NULL"))
+        conn.execute(
+            sa.text("UPDATE admin_area SET geom = NULL, geom_hash = NULL WHERE geom IS NOT NULL")
+        )
 
 
 @pytest.fixture

@@ -148,22 +148,13 @@ def import_persons(
         )
         progress(f"loading {len(stage):,} persons")
         copy_rows(conn, "stage_person", list(stage.columns), stage)
-        unknown = conn.execute(
-            sa.text(
-                "SELECT s.line_no, s.id_masked, s.dwelling_ext FROM stage_person s "
-                "LEFT JOIN dwelling d ON d.ext_id = s.dwelling_ext "
-                "WHERE s.dwelling_ext IS NOT NULL AND d.id IS NULL ORDER BY s.line_no"
+        unknown = conn.execute(sa.text(sql("reject_persons"))).all()
+        rejects += [RowReject(int(r.line_no), r.id_masked, r.reason, r.detail) for r in unknown]
+        if unknown:
+            conn.execute(
+                sa.text("DELETE FROM stage_person WHERE line_no = ANY(:l)"),
+                {"l": [int(r.line_no) for r in unknown]},
             )
-        ).all()
-        rejects += [
-            RowReject(
-                int(r.line_no),
-                r.id_masked,
-                "dwelling_unknown",
-                f"dwelling {r.dwelling_ext} is not loaded",
-            )
-            for r in unknown
-        ]
         inserted, updated = conn.execute(sa.text(sql("merge_persons"))).one()
         report.inserted, report.updated = int(inserted), int(updated)
         report.unchanged = len(stage) - len(unknown) - report.inserted - report.updated

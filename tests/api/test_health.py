@@ -29,7 +29,10 @@ def test_health_is_503_when_the_database_is_unreachable() -> None:
     with TestClient(app) as c:
         r = c.get("/health")
     assert r.status_code == 503
-    assert r.json() == {"status": "degraded", "database": {"ok": False, "error": "OperationalError"}}
+    assert r.json() == {
+        "status": "degraded",
+        "database": {"ok": False, "error": "OperationalError"},
+    }
 
 
 def test_communities_geojson(client, db, tmp_path: Path) -> None:
@@ -43,7 +46,10 @@ def test_communities_geojson(client, db, tmp_path: Path) -> None:
     assert fc["features"][0]["properties"]["street"] == "中山东路街道"
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0][0]
     assert abs(lon - layers.ORIGIN[0]) < 0.01 and abs(lat - layers.ORIGIN[1]) < 0.01
-    assert client.get("/communities.geojson", params={"street": "150102004000"}).json()["features"] == []
+    assert (
+        client.get("/communities.geojson", params={"street": "150102004000"}).json()["features"]
+        == []
+    )
 
 
 def test_bad_parameter_is_a_problem_document(client) -> None:

@@ -27,8 +27,13 @@ def empty_db(server_url: str):
 
 def tables(engine) -> set[str]:
     with engine.connect() as conn:
-        return set(conn.execute(sa.text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys'")).scalars())
+        return set(
+            conn.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys'"
+                )
+            ).scalars()
+        )
 
 
 def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_db) -> None:
@@ -36,10 +41,29 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_db) -> None:
     migrate.upgrade(empty_db)
     assert migrate.current(empty_db) == "0001" or migrate.current(empty_db) is not None
     with empty_db.connect() as conn:
-        assert conn.execute(sa.text("SELECT extname FROM pg_extension WHERE extname = 'postgis'")).scalar() == "postgis"
+        assert (
+            conn.execute(
+                sa.text("SELECT extname FROM pg_extension WHERE extname = 'postgis'")
+            ).scalar()
+            == "postgis"
+        )
     created = tables(empty_db)
-    assert {"admin_area", "compound", "building", "dwelling", "person", "grid_plan", "grid", "grid_assignment",
-            "grid_worker", "app_user", "api_token", "audit_log", "sync_batch", "sync_reject"} <= created
+    assert {
+        "admin_area",
+        "compound",
+        "building",
+        "dwelling",
+        "person",
+        "grid_plan",
+        "grid",
+        "grid_assignment",
+        "grid_worker",
+        "app_user",
+        "api_token",
+        "audit_log",
+        "sync_batch",
+        "sync_reject",
+    } <= created
     migrate.downgrade(empty_db, "base")
     assert tables(empty_db) == {"alembic_version"}
     assert migrate.current(empty_db) is None
@@ -50,23 +74,41 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_db) -> None:
 def test_constraints_hold(db) -> None:
     with db.connect() as conn:
         with pytest.raises(sa.exc.IntegrityError, match="code"):
-            conn.execute(sa.text("INSERT INTO admin_area (code, name, level, parent_code) "
-                                 "VALUES ('15010200300A', 'x', 'village', '150102003000')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO admin_area (code, name, level, parent_code) "
+                    "VALUES ('15010200300A', 'x', 'village', '150102003000')"
+                )
+            )
         conn.rollback()
-        conn.execute(sa.text("UPDATE admin_area SET geom = ST_Multi(ST_MakeEnvelope(111, 40, 112, 41, 4490)) "
-                             "WHERE code = '150102003001'"))
-        building = ("INSERT INTO building (ext_id, community_code, floors, geom, geom_hash) VALUES "
-                    "('b1', '150102003001', :floors, ST_Multi(ST_MakeEnvelope(:x, 40.5, :x + 0.0001, 40.5001, 4490)), 'h')")
+        conn.execute(
+            sa.text(
+                "UPDATE admin_area SET geom = ST_Multi(ST_MakeEnvelope(111, 40, 112, 41, 4490)) "
+                "WHERE code = '150102003001'"
+            )
+        )
+        building = (
+            "INSERT INTO building (ext_id, community_code, floors, geom, geom_hash) VALUES "
+            "('b1', '150102003001', :floors, ST_Multi(ST_MakeEnvelope(:x, 40.5, :x + 0.0001, 40.5001, 4490)), 'h')"
+        )
         with pytest.raises(sa.exc.IntegrityError, match="floors"):
             conn.execute(sa.text(building), {"floors": 0, "x": 111.5})
         conn.rollback()
         with pytest.raises(sa.exc.IntegrityError, match="outside community"):
-            conn.execute(sa.text("UPDATE admin_area SET geom = ST_Multi(ST_MakeEnvelope(111, 40, 112, 41, 4490)) "
-                                 "WHERE code = '150102003001'"))
+            conn.execute(
+                sa.text(
+                    "UPDATE admin_area SET geom = ST_Multi(ST_MakeEnvelope(111, 40, 112, 41, 4490)) "
+                    "WHERE code = '150102003001'"
+                )
+            )
             conn.execute(sa.text(building), {"floors": 3, "x": 113.0})
         conn.rollback()
         with pytest.raises(sa.exc.IntegrityError, match="grid_code_in_community"):
             conn.execute(sa.text("INSERT INTO grid_plan (community_code) VALUES ('150102003001')"))
-            conn.execute(sa.text("INSERT INTO grid (plan_id, code, community_code) "
-                                 "SELECT id, '150102003002001', '150102003001' FROM grid_plan"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO grid (plan_id, code, community_code) "
+                    "SELECT id, '150102003002001', '150102003001' FROM grid_plan"
+                )
+            )
         conn.rollback()

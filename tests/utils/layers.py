@@ -10,7 +10,10 @@ from shapely.geometry import Polygon, box
 
 COMMUNITY = "150102003001"  # 新华社区居委会, 中山东路街道, 新城区
 NEIGHBOUR = "150102003002"  # 迎宾南路社区居委会
-ORIGIN = (111.6850, 40.8150)  # lon/lat (WGS 84 ≈ CGCS2000) of the first building's south-west corner
+ORIGIN = (
+    111.6850,
+    40.8150,
+)  # lon/lat (WGS 84 ≈ CGCS2000) of the first building's south-west corner
 GK = "EPSG:4546"  # CGCS2000 3-degree Gauss-Krüger, CM 111°E
 
 
@@ -23,7 +26,10 @@ def communities() -> gpd.GeoDataFrame:
     x, y = to_gk(*ORIGIN)
     return gpd.GeoDataFrame(
         {"代码": [COMMUNITY, NEIGHBOUR], "名称": ["新华社区", "迎宾南路社区"]},
-        geometry=[box(x - 500, y - 500, x + 500, y + 500), box(x + 500, y - 500, x + 1500, y + 500)],
+        geometry=[
+            box(x - 500, y - 500, x + 500, y + 500),
+            box(x + 500, y - 500, x + 1500, y + 500),
+        ],
         crs=GK,
     )
 
