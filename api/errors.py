@@ -51,6 +51,10 @@ def problem(
 def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(GeoError)
     async def _geo(request: Request, exc: GeoError) -> JSONResponse:
+        if exc.kind == "unauthenticated":
+            resp = problem(401, "Unauthenticated", str(exc), exc.kind, request.url.path)
+            resp.headers["WWW-Authenticate"] = "Bearer"
+            return resp
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
         if status >= 500 and status != 503:
             log.error("internal error on %s: %s", request.url.path, exc)

@@ -23,6 +23,8 @@ db_app = typer.Typer(
     help="The database: a private local PostGIS, or DATABASE_URL.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+user_app = typer.Typer(help="Users, roles and bearer tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
@@ -182,6 +184,61 @@ def summary_cmd() -> None:
             n(r["dwellings"]),
             n(r["persons"]),
             f"{r['link_rate'] * 100:.2f}" if r["link_rate"] is not None else "-",
+        )
+    out.print(t)
+
+
+# -- users ---------------------------------------------------------------------------------------
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="admin | planner | worker | sync | viewer")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="street/community code (planner, viewer) or grid code (worker); repeatable"
+        ),
+    ] = None,
+) -> None:
+    """Create a user and print its bearer token once (only a hash is stored)."""
+    from geo.db.users import add_user
+
+    _uid, token = add_user(_engine(), name, role, scope or [])
+    err.print(f"user {name} ({role}) created; its token, shown only now:")
+    print(token)
+
+
+@user_app.command("token")
+def user_token(name: Annotated[str, typer.Argument()]) -> None:
+    """Issue another token for a user (printed once)."""
+    from geo.db.users import new_token
+
+    print(new_token(_engine(), name))
+
+
+@user_app.command("revoke")
+def user_revoke(name: Annotated[str, typer.Argument()]) -> None:
+    """Revoke every token of a user."""
+    from geo.db.users import revoke
+
+    out.print(f"{revoke(_engine(), name)} token(s) revoked")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users, roles, scopes and live tokens."""
+    from geo.db.users import list_users
+
+    t = Table(title="users")
+    for col in ("name", "role", "scopes", "tokens", "created"):
+        t.add_column(col)
+    for u in list_users(_engine()):
+        t.add_row(
+            u["name"],
+            u["role"],
+            " ".join(u["scopes"] or []),
+            str(u["tokens"]),
+            f"{u['created_at']:%Y-%m-%d %H:%M}",
         )
     out.print(t)
 
