@@ -7,7 +7,7 @@ SAMPLE  := sample_shapefiles
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: install db-up demo load test lint format bench clean
+.PHONY: install db-up demo load balance test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ load: db-up
 	$(GRIDMAP) import-people
 	$(GRIDMAP) summary
 
-demo: load
+balance: load
+	$(GRIDMAP) balance --street 150102003000 --approve
+
+demo: balance
 	@echo "GridMap on http://$(HOST):$(PORT)/  (API docs at /docs, health at /health)"
 	$(GRIDMAP) serve --host $(HOST) --port $(PORT)
 

@@ -26,6 +26,14 @@ app.add_typer(db_app, name="db")
 user_app = typer.Typer(help="Users, roles and bearer tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
+
+def _register_commands() -> None:
+    from geo.commands import balance
+
+    app.command("balance")(balance.balance)
+    app.command("balance-file")(balance.balance_file)
+    app.add_typer(balance.plan_app, name="plan")
+
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -289,6 +297,9 @@ def _print_reports(reports) -> None:  # noqa: ANN001
             out.print(
                 f"  {r.layer}: {len(r.warnings)} warning(s), e.g. {r.warnings[0]}", highlight=False
             )
+
+
+_register_commands()
 
 
 def main() -> None:

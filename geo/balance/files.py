@@ -117,7 +117,7 @@ def write_gpkg(proposal: Proposal, out_path: str | Path) -> Path:
         geometry_type="MultiPolygon" if "MultiPolygon" in gtypes else "Polygon",
         promote_to_multi="MultiPolygon" in gtypes,
     )
-    table = proposal.assignment.copy()
+    table = proposal.assignment.drop(columns=["cell"], errors="ignore").copy()
     table["building_id"] = table["building_id"].astype(str)
     table["grid_code"] = table["grid_code"].astype(str)
     table["units"] = table["units"].astype(str)

@@ -15,6 +15,7 @@ Pipeline for one community (all geometry in a metric CRS, returned in the input 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -226,7 +227,8 @@ def _community_geom(community, community_code, crs) -> tuple[str, gpd.GeoSeries]
 
 
 def metric_crs(geoms: gpd.GeoSeries) -> CRS:
-    """The CRS to compute in: the data's own when it is projected in metres, else the local UTM zone."""
+    """The CRS to compute in: the data's own when it is projected in metres, else the UTM zone
+    (WGS 84 datum, which CGCS2000 matches at metre level) holding the data's centre."""
     crs = CRS.from_user_input(geoms.crs)
     if (
         crs.is_projected
@@ -234,7 +236,19 @@ def metric_crs(geoms: gpd.GeoSeries) -> CRS:
         and all((a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info)
     ):
         return crs
-    return geoms.estimate_utm_crs()
+    lon, lat = _centre_lonlat(geoms)
+    return _utm(int((lon + 180.0) // 6.0) % 60 + 1, lat >= 0)
+
+
+def _centre_lonlat(geoms: gpd.GeoSeries) -> tuple[float, float]:
+    x0, y0, x1, y1 = geoms.total_bounds
+    pt = gpd.GeoSeries([shapely.Point((x0 + x1) / 2, (y0 + y1) / 2)], crs=geoms.crs).to_crs(4326)
+    return float(pt.x.iloc[0]), float(pt.y.iloc[0])
+
+
+@functools.lru_cache(maxsize=128)
+def _utm(zone: int, north: bool) -> CRS:
+    return CRS.from_epsg((32600 if north else 32700) + zone)
 
 
 def _existing_lookup(existing) -> dict[tuple[str, str], str]:
@@ -350,7 +364,11 @@ def propose(
         code, comm_m, bm, cm, dm, _existing_lookup(existing), set(issued_codes or ()), params
     )
     grids = gpd.GeoDataFrame(res.grids, geometry=list(res.geoms), crs=metric).to_crs(b.crs)
-    return Proposal(grids, res.assignment, pd.DataFrame([res.community]))
+    assignment = res.assignment
+    if "cell" in assignment.columns and len(assignment):
+        assignment = assignment.copy()
+        assignment["cell"] = gpd.GeoSeries(assignment["cell"].to_numpy(), crs=metric).to_crs(b.crs).to_numpy()
+    return Proposal(grids, assignment, pd.DataFrame([res.community]))
 
 
 def _empty_grids(crs) -> gpd.GeoDataFrame:
@@ -378,6 +396,7 @@ def _empty_assignment() -> pd.DataFrame:
             "units": pd.Series([], dtype=object),
             "households": pd.Series([], dtype=int),
             "note": pd.Series([], dtype=object),
+            "cell": pd.Series([], dtype=object),
         }
     )
 
@@ -420,7 +439,11 @@ def _propose_metric(
     is_pt = shapely.get_type_id(geoms) == 0
     if is_pt.any():
         geoms[is_pt] = shapely.buffer(geoms[is_pt], 4.0, cap_style="square")
-    geoms = np.array([largest_polygon(g) if g is not None else None for g in geoms], dtype=object)
+    simple = (shapely.get_type_id(geoms) == 3) & shapely.is_valid(geoms)
+    geoms = np.array(
+        [g if ok else (largest_polygon(g) if g is not None else None) for g, ok in zip(geoms, simple, strict=True)],
+        dtype=object,
+    )
     nb = len(b)
     note = np.array([""] * nb, dtype=object)
     ded_code = np.array([""] * nb, dtype=object)
@@ -432,14 +455,21 @@ def _propose_metric(
             note[inside] = "dedicated"
             ded_code[inside] = c
     fp_in = np.array([None] * nb, dtype=object)
-    for i in range(nb):
-        if note[i] or geoms[i] is None:
-            if geoms[i] is None and not note[i]:
-                note[i] = "outside_community"
-            continue
-        fp_in[i] = largest_polygon(shapely.intersection(geoms[i], domain))
-        if fp_in[i] is None:
+    todo = np.array([not note[i] and geoms[i] is not None for i in range(nb)], dtype=bool)
+    for i in np.flatnonzero(~todo):
+        if geoms[i] is None and not note[i]:
             note[i] = "outside_community"
+    if todo.any():
+        inside = shapely.contains_properly(domain, geoms[todo])
+        clipped = np.where(inside, geoms[todo], None)
+        cut = ~inside
+        if cut.any():
+            part = shapely.intersection(geoms[todo][cut], domain)
+            clipped[cut] = [largest_polygon(g) for g in part]
+        fp_in[todo] = clipped
+        for i in np.flatnonzero(todo):
+            if fp_in[i] is None:
+                note[i] = "outside_community"
 
     # 3. regions: compounds (walls) and the rest
     regions: list[BaseGeometry] = []
@@ -693,15 +723,17 @@ def _propose_metric(
                 un.part,
                 un.households,
                 "" if un.households > 0 else "no_households",
+                cg.cells[u] if cg is not None else None,
             )
         )
     for i in range(nb):
         if note[i] == "dedicated":
-            rows.append((ids[i], ded_code[i], "", int(hh[i]), "dedicated"))
+            rows.append((ids[i], ded_code[i], "", int(hh[i]), "dedicated", None))
         elif note[i] == "outside_community":
-            rows.append((ids[i], codes[outside_lab[i]], "", int(hh[i]), "outside_community"))
+            rows.append((ids[i], codes[outside_lab[i]], "", int(hh[i]), "outside_community", None))
+    # ``cell``: the unit's share of the community (metric CRS here; the caller's CRS in a Proposal)
     assignment = pd.DataFrame(
-        rows, columns=["building_id", "grid_code", "units", "households", "note"]
+        rows, columns=["building_id", "grid_code", "units", "households", "note", "cell"]
     )
     if not len(assignment):
         assignment = _empty_assignment()
@@ -1017,7 +1049,7 @@ def _explain(**kw) -> list[ex.Reason]:
                 )
             )
             continue
-        if info.exact == "infeasible":
+        if any(unit_atom.get(u) in info.infeasible for u in us):
             out.append(
                 ex.Reason(
                     "band_infeasible_layout",
@@ -1132,7 +1164,7 @@ def propose_many(
         cc[idx_b] = np.array(codes, dtype=object)[idx_c]
         b["community_code"] = cc
     b["community_code"] = b["community_code"].astype(str)
-    groups = dict(b.groupby("community_code", sort=False))
+    groups = {k: g for k, g in b.groupby("community_code", sort=False)}
     cmp_ = compounds.to_crs(b.crs) if compounds is not None else None
     ded = dedicated.to_crs(b.crs) if dedicated is not None else None
     issued = set(issued_codes or ())

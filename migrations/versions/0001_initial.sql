@@ -164,6 +164,8 @@ CREATE TABLE grid_assignment (
     part        text NOT NULL DEFAULT '',
     grid_id     integer NOT NULL REFERENCES grid (id) ON DELETE CASCADE,
     households  integer,
+    -- the building's (or part's) cell: its share of the community; a grid's polygon is the union of its cells
+    cell        geometry(MultiPolygon, 4490) CHECK (cell IS NULL OR ST_IsValid(cell)),
     PRIMARY KEY (plan_id, building_id, part)
 );
 CREATE INDEX grid_assignment_grid_idx ON grid_assignment (grid_id);
