@@ -27,7 +27,7 @@ load: db-up
 	$(GRIDMAP) summary
 
 balance: load
-	$(GRIDMAP) balance --street 150102003000 --approve
+	$(GRIDMAP) balance --street 150102003000 --rebalance --approve
 
 demo: balance
 	@echo "GridMap on http://$(HOST):$(PORT)/  (API docs at /docs, health at /health)"

@@ -71,6 +71,8 @@ def largest_polygon(geom: BaseGeometry | None) -> BaseGeometry | None:
     """The largest polygon of a geometry (after ``make_valid``), or ``None`` when it has no area."""
     if geom is None or geom.is_empty:
         return None
+    if geom.geom_type == "Polygon" and geom.is_valid:
+        return geom if geom.area > 0 else None
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
     parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
@@ -100,11 +102,13 @@ def polygonal(geom: BaseGeometry | None) -> BaseGeometry:
     return shapely.union_all(parts) if len(parts) > 1 else parts[0]
 
 
-def _sample_points(fps: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points along footprint boundaries (vertices plus densified edges) and their owner index."""
-    seg = shapely.segmentize(shapely.boundary(fps), spacing)
+def _sample_points(fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points along footprint boundaries (vertices, plus points on long edges: about 12 per
+    footprint) and their owner index; a point shared by two footprints goes to the first one."""
+    bnd = shapely.boundary(fps)
+    spacing = np.maximum(shapely.length(bnd) / 12.0, 0.5)
+    seg = shapely.segmentize(bnd, spacing)
     coords, owner = shapely.get_coordinates(seg, return_index=True)
-    # unique points; a point shared by two footprints goes to the first one
     _, first = np.unique(np.round(coords, 6), axis=0, return_index=True)
     first.sort()
     return coords[first], owner[first]
@@ -116,9 +120,7 @@ def _region_cells(fps: list[BaseGeometry], region: BaseGeometry) -> list[BaseGeo
     if n == 1:
         return [region]
     arr = np.array(fps, dtype=object)
-    # sample more densely for small footprints, at most ~40 points each
-    spacing = max(1.0, float(np.median(shapely.length(shapely.boundary(arr)))) / 24.0)
-    pts, owner = _sample_points(arr, spacing)
+    pts, owner = _sample_points(arr)
     missing = np.setdiff1d(np.arange(n), owner)
     if len(missing):
         extra = shapely.get_coordinates(shapely.point_on_surface(arr[missing]))
@@ -276,7 +278,10 @@ def build_cells(units: list[UnitSpec], regions: list[BaseGeometry]) -> CellGraph
     detached: set[int] = set()
     for _round in range(3):
         # keep, per unit, the piece holding its footprint; the rest become orphans
+        multi_now = shapely.get_num_geometries(np.array(cells, dtype=object)) > 1
         for k in range(n):
+            if fps[k] is not None and not multi_now[k]:
+                continue
             if fps[k] is None:
                 if not cells[k].is_empty:
                     orphans.extend(shapely.get_parts(cells[k]))

@@ -39,7 +39,10 @@ from geo.balance.towers import band_deviation
 class SolveInfo:
     """What the solver did, for the explanation."""
 
-    exact: str = ""  # "" not run, "found", "infeasible" (proved), "budget" (gave up)
+    #: per component index: "found", "infeasible" (proved) or "budget" (gave up)
+    exact: dict[int, str] = field(default_factory=dict)
+    #: vertices of components where no in-band partition exists (proved by exhaustive search)
+    infeasible: set[int] = field(default_factory=set)
     starts: int = 0
     components: int = 0
     key: tuple = ()
@@ -199,17 +202,30 @@ def solve(
         tot = int(sub.weight.sum())
         kstar = max(1, round(tot / target)) if tot else 0
         if rebalance:
-            lab, key = _rebalance_component(
+            lab, st_key = _rebalance_component(
                 sub, lo, hi, target, seed + 7919 * ci, trees, kstar, polish
             )
-            st_key = key
         else:
-            lab, st_key = _new_component(
-                sub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info
-            )
-        if st_key and st_key[0] > 0 and sub.n <= exact_max and not rebalance:
+            lab, st_key = None, None
+            contracted = _contract_groups(sub, lo, hi, target, seed + 7919 * ci, trees)
+            if contracted is not None:
+                csub, cmap = contracted
+                clab, _ = _new_component(
+                    csub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info
+                )
+                lab = [clab[cmap[v]] for v in range(sub.n)]
+                st_key = State(sub, lab, lo, hi, target, False, kstar).key()
+            if st_key is None or st_key[0] > _hopeless(sub, hi):
+                lab2, key2 = _new_component(
+                    sub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info
+                )
+                if st_key is None or key2 < st_key:
+                    lab, st_key = lab2, key2
+        if st_key and st_key[0] > _hopeless(sub, hi) and sub.n <= exact_max and not rebalance:
             ex, status = exact_band(sub, lo, hi, exact_budget)
-            info.exact = status if info.exact in ("", "found") or status != "found" else info.exact
+            info.exact[ci] = status
+            if status == "infeasible":
+                info.infeasible.update(remap)
             if ex is not None:
                 st = State(sub, ex, lo, hi, target, rebalance, kstar)
                 rng = np.random.default_rng(seed + 104729 * ci)
@@ -224,6 +240,111 @@ def solve(
             labels[remap[v_local]] = uniq[g]
         nxt += len(uniq)
     return labels, info
+
+
+def _hopeless(pb: Problem, hi: int) -> int:
+    """Households of buildings above the maximum that stay whole (out of band whatever we do)."""
+    return int(sum(int(w) for w, p in zip(pb.weight, pb.pinned, strict=True) if p and w > hi))
+
+
+def _contract_groups(
+    pb: Problem, lo: int, hi: int, target: int, seed: int, trees: int
+) -> tuple[Problem, list[int]] | None:
+    """Cut each large compound into its fewest in-band pieces and contract every piece.
+
+    A compound of ``H > hi`` households needs at least ``m = ceil(H / hi)`` grids; when ``H / m``
+    fits the band, its buildings are partitioned into ``m`` connected in-band pieces first, and
+    each piece becomes one vertex, so the compound is split along its own buildings into as few
+    grids as possible. Returns the contracted problem and the vertex map, or ``None`` when no
+    compound could be pre-cut.
+    """
+    n = pb.n
+    piece = list(range(n))
+    nxt = n
+    done = False
+    for c in sorted({int(x) for x in pb.group if x >= 0}):
+        # towers in the compound are grids of their own: cut the rest of the compound
+        verts = [v for v in range(n) if pb.group[v] == c and not pb.pinned[v]]
+        for comp in components(n, pb.nbrs, verts):
+            if len(comp) < 2:
+                continue
+            tot = int(sum(int(pb.weight[v]) for v in comp))
+            m = math.ceil(tot / hi)
+            if m < 1:
+                continue
+            if m == 1:
+                labs = [0] * len(comp)
+            else:
+                sub, _ = _subproblem(pb, comp)
+                sub.group = np.full(sub.n, -1)
+                sub.old = None
+                labs = None
+                # balanced pieces first (they can still take in neighbours), then the whole band
+                slack = max(1, (hi - lo) // 5)
+                if tot / m >= lo:
+                    tight = (max(lo, tot // m - slack), min(hi, -(-tot // m) + slack))
+                    bands = (tight, tight, (lo, hi))
+                else:
+                    # the pieces cannot fit the band alone (e.g. 540 = 2 x 270): cut evenly, and
+                    # let each piece take in households from outside the compound
+                    bands = ((max(1, tot // m - slack), -(-tot // m) + slack),) * 2
+                for r, (plo, phi) in enumerate(bands):
+                    init = _metis(sub, list(range(sub.n)), m, seed * 31 + r)
+                    st = State(sub, init, plo, phi, (plo + phi) // 2, False, m)
+                    if any(not st.is_connected(g) for g in list(st.W)):
+                        _split_disconnected(sub, st.lab, list(range(sub.n)), max(st.lab) + 1)
+                        st = State(sub, st.lab, plo, phi, (plo + phi) // 2, False, m)
+                    rng = np.random.default_rng(seed * 31 + r)
+                    _improve(st, rng, trees, False, rounds=3, lns=False)
+                    if len(st.W) == m and all(plo <= w <= phi for w in st.W.values()):
+                        labs = st.lab
+                        break
+                if labs is None:
+                    continue
+            ids: dict[int, int] = {}
+            for v, g in zip(comp, labs, strict=True):
+                if g not in ids:
+                    ids[g] = nxt
+                    nxt += 1
+                piece[v] = ids[g]
+            done = True
+    if not done:
+        return None
+    # renumber: vertex -> contracted vertex
+    uniq: dict[int, int] = {}
+    cmap = []
+    for v in range(n):
+        key = piece[v]
+        if key not in uniq:
+            uniq[key] = len(uniq)
+        cmap.append(uniq[key])
+    m = len(uniq)
+    weight = np.zeros(m, dtype=int)
+    area = np.zeros(m)
+    perim = np.zeros(m)
+    group = np.full(m, -1, dtype=int)
+    pinned = np.zeros(m, dtype=bool)
+    nbrs: list[dict[int, float]] = [{} for _ in range(m)]
+    wall: list[set[int]] = [set() for _ in range(m)]
+    for v in range(n):
+        a = cmap[v]
+        weight[a] += int(pb.weight[v])
+        area[a] += float(pb.area[v])
+        perim[a] += float(pb.perim[v])
+        group[a] = max(group[a], int(pb.group[v]))
+        pinned[a] |= bool(pb.pinned[v])
+        for u, ln in pb.nbrs[v].items():
+            b = cmap[u]
+            if a == b:
+                perim[a] -= ln  # seen from both ends: 2 x shared length in total
+            else:
+                nbrs[a][b] = nbrs[a].get(b, 0.0) + ln
+                if u in pb.wall[v]:
+                    wall[a].add(b)
+    cpb = Problem(
+        weight=weight, area=area, perim=perim, nbrs=nbrs, group=group, pinned=pinned, wall=wall
+    )
+    return cpb, cmap
 
 
 def _subproblem(pb: Problem, comp: list[int]) -> tuple[Problem, list[int]]:
@@ -244,43 +365,129 @@ def _subproblem(pb: Problem, comp: list[int]) -> tuple[Problem, list[int]]:
 
 
 def _improve(
-    st: State, rng: np.random.Generator, trees: int, polish: bool, rounds: int = 6
+    st: State,
+    rng: np.random.Generator,
+    trees: int,
+    polish: bool,
+    rounds: int = 6,
+    lns: bool = True,
 ) -> None:
-    """Single moves, then recombinations of out-of-band grids, until nothing improves."""
+    """Single moves, then recombinations of out-of-band grids, then a wider re-partition of
+    their neighbourhood (:func:`_lns`), until nothing improves."""
+    lns_left = LNS_BUDGET if lns else 0
     for _ in range(rounds):
         st.local_search(rng)
         changed = False
-        bad = sorted((g for g in st.W if st.dev(st.W[g]) > 0), key=lambda g: (-st.dev(st.W[g]), g))
-        for g in bad:
-            if g not in st.W or st.dev(st.W[g]) == 0:
+        for g in _bad_grids(st):
+            if g not in st.W or not st.fixable(g):
                 continue
             if st.W[g] > st.hi and st.recombine(g, None, rng, trees):
                 changed = True
                 continue
-            nbh = sorted({st.lab[u] for v in st.members[g] for u in st.pb.nbrs[v]} - {g})
-            for h in nbh:
+            for h in _grid_neighbours(st, g):
                 if g in st.W and h in st.W and st.recombine(g, h, rng, trees):
                     changed = True
                     break
+        if not changed and lns_left > 0:
+            for g in _bad_grids(st):
+                for radius in (1, 2):
+                    if lns_left <= 0 or g not in st.W or not st.fixable(g):
+                        break
+                    lns_left -= 1
+                    if _lns(st, g, radius, rng, trees):
+                        changed = True
+                        break
         if not changed:
             break
     if polish:
-        # a compactness pass over all adjacent pairs (new plans) / a stability pass (re-balance)
-        pairs = set()
-        for v in range(st.pb.n):
-            for u in st.pb.nbrs[v]:
-                a, b = st.lab[v], st.lab[u]
-                if a != b:
-                    pairs.add((min(a, b), max(a, b)))
-        changed = False
-        for a, b in sorted(pairs):
-            if a in st.W and b in st.W and st.recombine(a, b, rng, max(1, trees // 2)):
-                changed = True
-        if changed:
-            st.local_search(rng)
+        _polish(st, rng, trees)
 
 
-def _new_component(pb, lo, hi, target, seed, restarts, trees, kstar, polish, info):
+def _polish(st: State, rng: np.random.Generator, trees: int) -> None:
+    """One recombination pass over all pairs of adjacent grids (compactness; stability in a
+    re-balance), then single moves."""
+    pairs = set()
+    for v in range(st.pb.n):
+        for u in st.pb.nbrs[v]:
+            a, b = st.lab[v], st.lab[u]
+            if a != b:
+                pairs.add((min(a, b), max(a, b)))
+    changed = False
+    for a, b in sorted(pairs):
+        if a in st.W and b in st.W and st.recombine(a, b, rng, max(1, trees // 3)):
+            changed = True
+    if changed:
+        st.local_search(rng)
+
+
+#: re-partitions of a neighbourhood tried per improvement run (keeps hopeless cases cheap)
+LNS_BUDGET = 6
+
+
+def _bad_grids(st: State) -> list[int]:
+    """Repairable out-of-band grids, furthest from the band first."""
+    bad = [g for g in st.W if st.fixable(g)]
+    return sorted(bad, key=lambda g: (-st.dev(st.W[g]), g))
+
+
+def _grid_neighbours(st: State, g: int) -> list[int]:
+    return sorted({st.lab[u] for v in st.members[g] for u in st.pb.nbrs[v]} - {g})
+
+
+def _lns(st: State, g: int, radius: int, rng: np.random.Generator, trees: int) -> bool:
+    """Re-partition grid ``g`` and the grids within ``radius`` steps of it from scratch.
+
+    The union of those grids is cut anew by METIS (several seeds) and repaired on its own; the
+    result replaces them when the objective of the whole partition improves. Returns whether it did.
+    """
+    grids = {g}
+    frontier = {g}
+    for _ in range(radius):
+        nxt = set()
+        for h in frontier:
+            nxt.update(_grid_neighbours(st, h))
+        nxt -= grids
+        grids |= nxt
+        frontier = nxt
+    if len(grids) < 2:
+        return False
+    U = sorted(v for h in grids for v in st.members[h])
+    sub, _ = _subproblem(st.pb, U)
+    tot = int(sub.weight.sum())
+    kstar = max(1, round(tot / st.target))
+    seed = int(rng.integers(1 << 30))
+    lab, key = _new_component(
+        sub, st.lo, st.hi, st.target, seed, 2, trees, kstar, False, SolveInfo(), lns=False
+    )
+    # keep the old labels where the new grids match them best (stability in a re-balance)
+    overlap: dict[tuple[int, int], int] = {}
+    for i, v in enumerate(U):
+        k = (lab[i], st.lab[v])
+        overlap[k] = overlap.get(k, 0) + int(st.pb.weight[v]) + 1
+    names: dict[int, int] = {}
+    used: set[int] = set()
+    for (new, old), _w in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0])):
+        if new not in names and old not in used:
+            names[new] = old
+            used.add(old)
+    nxt_label = max(st.next_label, max(st.lab) + 1)
+    for new in sorted(set(lab)):
+        if new not in names:
+            names[new] = nxt_label
+            nxt_label += 1
+    cand = list(st.lab)
+    for i, v in enumerate(U):
+        cand[v] = names[lab[i]]
+    trial = State(st.pb, cand, st.lo, st.hi, st.target, st.rebalance, st.kstar)
+    if trial.key() < st.key():
+        st.reset(cand)
+        return True
+    return False
+
+
+def _new_component(
+    pb, lo, hi, target, seed, restarts, trees, kstar, polish, info, lns: bool = True
+):
     comp = list(range(pb.n))
     best_lab, best_key = None, None
     shifts = [0, 1, -1, 0, 0, 1, -1, 0]
@@ -290,13 +497,23 @@ def _new_component(pb, lo, hi, target, seed, restarts, trees, kstar, polish, inf
         _split_disconnected(pb, init, comp, max(init) + 1)
         st = State(pb, init, lo, hi, target, False, kstar)
         rng = np.random.default_rng(seed * 1000 + r)
-        _improve(st, rng, trees, polish)
+        _improve(st, rng, trees, False, lns=False)
         key = st.key()
         info.starts += 1
         if best_key is None or key < best_key:
             best_lab, best_key = list(st.lab), key
-        if best_key[0] == 0 and r >= 1:
+        if best_key[0] <= _hopeless(pb, hi):
             break
+    if lns and best_key[0] > _hopeless(pb, hi):
+        # still outside the band: re-partition the neighbourhoods of the bad grids
+        st = State(pb, best_lab, lo, hi, target, False, kstar)
+        _improve(st, np.random.default_rng(seed + 1), trees, False, lns=True)
+        if st.key() < best_key:
+            best_lab, best_key = list(st.lab), st.key()
+    if polish:
+        st = State(pb, best_lab, lo, hi, target, False, kstar)
+        _polish(st, np.random.default_rng(seed), trees)
+        best_lab, best_key = list(st.lab), st.key()
     return best_lab, best_key
 
 

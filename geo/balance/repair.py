@@ -72,8 +72,22 @@ class State:
     ):
         self.pb = pb
         self.lo, self.hi, self.target = lo, hi, target
+        self.rebalance = rebalance
         self.order = objective_order(rebalance)
         self.kstar = kstar
+        self._w = [int(x) for x in pb.weight]
+        self._a = [float(x) for x in pb.area]
+        self._p = [float(x) for x in pb.perim]
+        self._g = [int(x) for x in pb.group]
+        self._o = [int(x) for x in pb.old] if pb.old is not None else None
+        #: households in grids that cannot reach the band whatever the search does (a building
+        #: above the maximum that stays whole)
+        self.hopeless = int(sum(w for w, pin in zip(self._w, pb.pinned, strict=True) if pin and w > hi))
+        self.reset(labels)
+
+    def reset(self, labels) -> None:
+        """Replace the partition (recomputing every grid)."""
+        pb = self.pb
         self.lab = [int(x) for x in labels]
         self.members: dict[int, set[int]] = defaultdict(set)
         for v, g in enumerate(self.lab):
@@ -84,7 +98,7 @@ class State:
         self.cnt: dict[int, dict[int, int]] = {}
         self.moved = 0
         old = pb.old
-        for g, _mem in self.members.items():
+        for g in list(self.members):
             self._recompute(g)
         if old is not None:
             self.moved = int(
@@ -93,6 +107,8 @@ class State:
         self.next_label = max(self.members, default=-1) + 1
         if old is not None and len(old):
             self.next_label = max(self.next_label, int(np.max(old)) + 1)
+        #: grids changed since the last local search (None: all of them)
+        self.dirty: set[int] | None = None
 
     # ---- bookkeeping -------------------------------------------------------------------------
     def _recompute(self, g: int) -> None:
@@ -143,19 +159,6 @@ class State:
         }
         return tuple(vals[c] for c in self.order)
 
-    def better(self, delta: dict[str, float]) -> bool:
-        """Whether a change with these component deltas strictly improves the objective."""
-        for c in self.order:
-            d = delta.get(c, 0.0)
-            if d < -_TOL[c]:
-                return True
-            if d > _TOL[c]:
-                return False
-        return False
-
-    def _as_key(self, delta: dict[str, float]) -> tuple[float, ...]:
-        return tuple(round(delta.get(c, 0.0), 9) for c in self.order)
-
     # ---- connectivity ------------------------------------------------------------------------
     def connected_without(self, g: int, v: int) -> bool:
         mem = self.members[g]
@@ -192,47 +195,6 @@ class State:
         return len(seen) == len(mem)
 
     # ---- single moves ------------------------------------------------------------------------
-    def move_delta(self, v: int, b: int, shared: dict[int, float]) -> dict[str, float]:
-        pb = self.pb
-        a = self.lab[v]
-        w = int(pb.weight[v])
-        wa, wb = self.W[a], self.W.get(b, 0)
-        pa, pb_ = self.P[a], self.P.get(b, 0.0)
-        aa, ab = self.A[a], self.A.get(b, 0.0)
-        va, vp = float(pb.area[v]), float(pb.perim[v])
-        la, lb = shared.get(a, 0.0), shared.get(b, 0.0)
-        empty_a = len(self.members[a]) == 1
-        new_b = b not in self.W
-        d: dict[str, float] = {}
-        if empty_a:
-            d["oob"] = -self.oob(wa)
-            d["dev"] = -self.dev(wa)
-            d["compact"] = -self.compact(pa, aa)
-        else:
-            d["oob"] = self.oob(wa - w) - self.oob(wa)
-            d["dev"] = self.dev(wa - w) - self.dev(wa)
-            d["compact"] = self.compact(pa - vp + 2 * la, aa - va) - self.compact(pa, aa)
-        if new_b:
-            d["oob"] += self.oob(w)
-            d["dev"] += self.dev(w)
-            d["compact"] += self.compact(vp, va)
-        else:
-            d["oob"] += self.oob(wb + w) - self.oob(wb)
-            d["dev"] += self.dev(wb + w) - self.dev(wb)
-            d["compact"] += self.compact(pb_ + vp - 2 * lb, ab + va) - self.compact(pb_, ab)
-        c = int(pb.group[v])
-        if c >= 0 and w > 0:
-            d["split"] = (-1.0 if self.cnt[a].get(c, 0) == 1 else 0.0) + (
-                1.0 if self.cnt.get(b, {}).get(c, 0) == 0 else 0.0
-            )
-        if pb.old is not None and pb.old[v] >= 0:
-            o = int(pb.old[v])
-            d["moved"] = w * ((b != o) - (a != o))
-        k = len(self.W)
-        k2 = k - (1 if empty_a else 0) + (1 if new_b else 0)
-        d["kdev"] = abs(k2 - self.kstar) - abs(k - self.kstar)
-        return d
-
     def shared_by_label(self, v: int) -> dict[int, float]:
         out: dict[int, float] = {}
         lab = self.lab
@@ -241,9 +203,14 @@ class State:
             out[g] = out.get(g, 0.0) + ln
         return out
 
+    def _touch(self, *grids: int) -> None:
+        if self.dirty is not None:
+            self.dirty.update(grids)
+
     def apply_move(self, v: int, b: int) -> None:
         pb = self.pb
         a = self.lab[v]
+        self._touch(a, b)
         shared = self.shared_by_label(v)
         w = int(pb.weight[v])
         la, lb = shared.get(a, 0.0), shared.get(b, 0.0)
@@ -292,29 +259,97 @@ class State:
             touched.update((a, b))
         for g in touched:
             self._recompute(g)
+        self._touch(*touched)
+
+    def move_key(self, v: int, b: int, shared: dict[int, float]) -> tuple[int, ...]:
+        """Change of the objective (quantised, in priority order) when ``v`` moves to ``b``."""
+        a = self.lab[v]
+        w = self._w[v]
+        lo, hi = self.lo, self.hi
+        W, P, A = self.W, self.P, self.A
+        wa = W[a]
+        va, vp = self._a[v], self._p[v]
+        empty_a = len(self.members[a]) == 1
+        new_b = b not in W
+
+        def oob(x):
+            return x if (x < lo or x > hi) and x > 0 else 0
+
+        def dev(x):
+            return lo if x <= 0 else (lo - x if x < lo else (x - hi if x > hi else 0))
+
+        def comp(p, ar):
+            return p * p / (FOUR_PI * ar) if ar > 0 else 0.0
+
+        if empty_a:
+            d_oob = -oob(wa)
+            d_dev = -dev(wa)
+            d_cmp = -comp(P[a], A[a])
+        else:
+            d_oob = oob(wa - w) - oob(wa)
+            d_dev = dev(wa - w) - dev(wa)
+            d_cmp = comp(P[a] - vp + 2 * shared.get(a, 0.0), A[a] - va) - comp(P[a], A[a])
+        if new_b:
+            d_oob += oob(w)
+            d_dev += dev(w)
+            d_cmp += comp(vp, va)
+        else:
+            wb = W[b]
+            d_oob += oob(wb + w) - oob(wb)
+            d_dev += dev(wb + w) - dev(wb)
+            d_cmp += comp(P[b] + vp - 2 * shared.get(b, 0.0), A[b] + va) - comp(P[b], A[b])
+        c = self._g[v]
+        d_split = 0
+        if c >= 0 and w > 0:
+            d_split = (-1 if self.cnt[a].get(c, 0) == 1 else 0) + (
+                1 if b not in self.cnt or self.cnt[b].get(c, 0) == 0 else 0
+            )
+        d_moved = 0
+        if self._o is not None and self._o[v] >= 0:
+            o = self._o[v]
+            d_moved = w * ((b != o) - (a != o))
+        k = len(W)
+        k2 = k - (1 if empty_a else 0) + (1 if new_b else 0)
+        d_k = abs(k2 - self.kstar) - abs(k - self.kstar)
+        vals = {
+            "oob": d_oob,
+            "dev": d_dev,
+            "split": d_split,
+            "compact": int(round(d_cmp / _TOL["compact"])),
+            "moved": d_moved,
+            "kdev": d_k,
+        }
+        return tuple(vals[c] for c in self.order)
 
     def local_search(self, rng: np.random.Generator, max_passes: int = 50) -> int:
         """Move single boundary vertices while the objective improves; returns the moves made."""
         pb = self.pb
-        movable = np.flatnonzero(~pb.pinned)
+        nbrs = pb.nbrs
+        lab = self.lab
+        movable = np.flatnonzero(~pb.pinned).tolist()
+        zero = tuple(0 for _ in self.order)
         total = 0
         for _ in range(max_passes):
             moves = 0
-            for v in rng.permutation(movable):
-                v = int(v)
-                a = self.lab[v]
+            dirty = self.dirty
+            self.dirty = set()
+            order = [movable[i] for i in rng.permutation(len(movable))]
+            for v in order:
+                a = lab[v]
+                hot = dirty is None or a in dirty
+                for u in nbrs[v]:
+                    if lab[u] != a and (hot or lab[u] in dirty):
+                        break
+                else:
+                    continue  # interior vertex, or nothing changed around it
                 shared = self.shared_by_label(v)
-                cands = [g for g in shared if g != a]
-                if not cands:
-                    continue
                 best = None
-                best_key = None
-                for b in sorted(cands):
-                    d = self.move_delta(v, b, shared)
-                    if not self.better(d):
+                best_key = zero
+                for b in sorted(shared):
+                    if b == a:
                         continue
-                    k = self._as_key(d)
-                    if best_key is None or k < best_key:
+                    k = self.move_key(v, b, shared)
+                    if k < best_key:
                         best, best_key = b, k
                 if best is None:
                     continue
@@ -327,7 +362,6 @@ class State:
                 break
         return total
 
-    # ---- recombination -----------------------------------------------------------------------
     def _vec_oob(self, w: np.ndarray) -> np.ndarray:
         return np.where(((w < self.lo) | (w > self.hi)) & (w > 0), w, 0.0)
 
@@ -340,6 +374,12 @@ class State:
     def _vec_compact(p: np.ndarray, a: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(a > 0, p * p / (FOUR_PI * a), 0.0)
+
+    def fixable(self, g: int) -> bool:
+        """Whether grid ``g`` is outside the band and could be repaired (no oversized tower)."""
+        if self.dev(self.W[g]) == 0:
+            return False
+        return not any(self.pb.pinned[v] and self._w[v] > self.hi for v in self.members[g])
 
     def _best_of(self, comps: dict[str, np.ndarray]) -> tuple[int, bool]:
         """Index of the lexicographically best candidate and whether it improves (deltas given)."""

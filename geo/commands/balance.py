@@ -77,7 +77,7 @@ def balance(
     community: Annotated[str | None, typer.Option(help="12-digit community code")] = None,
     street: Annotated[str | None, typer.Option(help="12-digit street code: every community in it")] = None,
     all_: Annotated[bool, typer.Option("--all", help="every community with a boundary")] = False,
-    rebalance: Annotated[bool, typer.Option(help="start from the active plan and move as little as possible")] = False,
+    rebalance: Annotated[bool, typer.Option(help="start from the active plan (where there is one) and move as little as possible")] = False,
     jobs: Annotated[int, typer.Option(help="worker processes (0 = one per core)")] = 0,
     min_households: Annotated[int, typer.Option("--min", help="smallest grid")] = 300,
     max_households: Annotated[int, typer.Option("--max", help="largest grid")] = 500,

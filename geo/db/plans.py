@@ -124,9 +124,8 @@ def balance(
         inp = load_inputs(conn, codes)
     if inp["buildings"].empty:
         raise InvalidInput("no buildings in these communities; import buildings first")
+    # re-balance: communities with an active plan start from it; the others get a fresh proposal
     existing = inp["existing"] if rebalance and not inp["existing"].empty else None
-    if rebalance and existing is None:
-        raise InvalidInput("--rebalance needs an active plan; run balance without it first")
     dedicated = inp["dedicated"] if not inp["dedicated"].empty else None
     proposals = propose_many(
         inp["buildings"],

@@ -158,8 +158,11 @@ def plan_community(
                 continue
         parcels.extend(_split_block(rect, rng))
 
-    if spec.school:
+    mix_density = sum(p * bld.STYLE_DENSITY[s] for s, p in STYLE_MIX[spec.bias])
+    housing_area = (spec.target - spec.bungalows) / mix_density
+    if spec.school and len(parcels) >= 3:
         big = [p for p in parcels if area(p) >= 12000 and min(width(p), height(p)) >= 90]
+        big = [p for p in big if sum(area(q) for q in parcels) - area(p) >= housing_area]
         if big:
             p = big[int(rng.integers(0, len(big)))]
             parcels.remove(p)
@@ -190,7 +193,7 @@ def plan_community(
                 )
             )
             plan.open_space.append(east)
-    if spec.vacant:
+    if spec.vacant and len(parcels) >= 3:
         mid = sorted((p for p in parcels if min(width(p), height(p)) >= 100), key=area)
         if mid:
             p = mid[len(mid) // 2]
