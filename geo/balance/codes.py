@@ -64,10 +64,13 @@ def assign_codes(
     area: float,
     kept: Mapping[int, Mapping[str, int]] | None = None,
     issued: Iterable[str] = (),
+    reserved: Iterable[str] = (),
 ) -> list[str]:
     """Codes for ``len(xy)`` new grids.
 
     ``kept[i][code]`` = households of new grid ``i`` that were in the old grid ``code``.
+    ``issued``: codes ever issued (new sequences go above them). ``reserved``: codes in use by
+    other grids (dedicated grids), skipped but not numbered above.
     """
     community = check_community_code(community)
     n = len(xy)
@@ -89,10 +92,13 @@ def assign_codes(
     if kept:
         issued_all |= {str(c) for m in kept.values() for c in m}
     seq = max_sequence(community, issued_all)
+    taken = set(reserved) | issued_all
     row_h = math.sqrt(area / max(n, 1)) if area > 0 else 1.0
     for i in reading_order(np.asarray(xy, dtype=float).reshape(-1, 2), top, row_h):
         if codes[i] is None:
             seq += 1
+            while f"{community}{seq:03d}" in taken:
+                seq += 1
             if seq > MAX_SEQ:
                 raise InvalidInput(
                     f"community {community}: grid sequence would exceed {MAX_SEQ} (3-digit sequence space used up)"

@@ -34,9 +34,7 @@ def read_existing(path: str | Path) -> pd.DataFrame:
         raise InvalidInput(f"cannot read existing assignment {path}: {exc}") from None
     cols = {c.lower(): c for c in df.columns}
     if "building_id" not in cols or "grid_code" not in cols:
-        raise InvalidInput(
-            f"{path}: the existing assignment needs columns building_id and grid_code"
-        )
+        raise InvalidInput(f"{path}: the existing assignment needs columns building_id and grid_code")
     return df.rename(columns={cols["building_id"]: "building_id", cols["grid_code"]: "grid_code"})
 
 

@@ -55,9 +55,7 @@ class CellGraph:
     edges_len: np.ndarray
     edges_wall: np.ndarray
     detached: list[int] = field(default_factory=list)  # units whose cell is not a single polygon
-    missing: list[int] = field(
-        default_factory=list
-    )  # units without any footprint inside the domain
+    missing: list[int] = field(default_factory=list)  # units without any footprint inside the domain
 
     def neighbours(self) -> list[dict[int, float]]:
         nb: list[dict[int, float]] = [{} for _ in range(len(self.cells))]
@@ -76,9 +74,7 @@ def largest_polygon(geom: BaseGeometry | None) -> BaseGeometry | None:
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
     parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
-    more = [
-        g for g in shapely.get_parts(geom) if g.geom_type in ("GeometryCollection", "MultiPolygon")
-    ]
+    more = [g for g in shapely.get_parts(geom) if g.geom_type in ("GeometryCollection", "MultiPolygon")]
     for g in more:
         parts.extend(p for p in shapely.get_parts(g) if p.geom_type == "Polygon" and p.area > 0)
     if not parts:
@@ -210,9 +206,7 @@ def _carve(cells: np.ndarray, fps: np.ndarray) -> np.ndarray:
 def build_cells(units: list[UnitSpec], regions: list[BaseGeometry]) -> CellGraph:
     """Cells tiling the union of ``regions`` (disjoint polygons), one per unit, and their adjacency."""
     n = len(units)
-    regions = [
-        polygonal(shapely.set_precision(r, PRECISION)) if r is not None else None for r in regions
-    ]
+    regions = [polygonal(shapely.set_precision(r, PRECISION)) if r is not None else None for r in regions]
     fps: list[BaseGeometry | None] = [None] * n
     # footprints inside their region, disjoint from earlier ones; tower parts share the building's
     by_building: dict[int, list[int]] = {}
@@ -238,9 +232,7 @@ def build_cells(units: list[UnitSpec], regions: list[BaseGeometry]) -> CellGraph
         for i, j in zip(li[sel], lj[sel], strict=True):
             over.setdefault(int(i), []).append(int(j))
         for i in sorted(over):
-            geoms[i] = largest_polygon(
-                shapely.difference(geoms[i], shapely.union_all(geoms[over[i]]))
-            )
+            geoms[i] = largest_polygon(shapely.difference(geoms[i], shapely.union_all(geoms[over[i]])))
             bfp[keys[i]] = geoms[i]
         # a footprint inside another one (contained, not overlapping) loses its area too
         li, lj = tree.query(geoms, predicate="within")
@@ -305,9 +297,7 @@ def build_cells(units: list[UnitSpec], regions: list[BaseGeometry]) -> CellGraph
         live = ~shapely.is_empty(arr)
         arr[live] = shapely.coverage_clean(arr[live])
         cells = list(arr)
-        multi = [
-            k for k in range(n) if shapely.get_num_geometries(cells[k]) > 1 and k not in detached
-        ]
+        multi = [k for k in range(n) if shapely.get_num_geometries(cells[k]) > 1 and k not in detached]
         if not multi:
             break
 

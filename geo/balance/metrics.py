@@ -48,9 +48,7 @@ def inertia_compactness(geoms: np.ndarray) -> np.ndarray:
         for poly in shapely.get_parts(g):
             if poly.geom_type != "Polygon":
                 continue
-            rings = [np.asarray(poly.exterior.coords) - c] + [
-                np.asarray(r.coords) - c for r in poly.interiors
-            ]
+            rings = [np.asarray(poly.exterior.coords) - c] + [np.asarray(r.coords) - c for r in poly.interiors]
             for i, xy in enumerate(rings):
                 a, _sx, _sy, j = _ring_moments(xy)
                 sign = 1.0 if i == 0 else -1.0

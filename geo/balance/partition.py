@@ -109,14 +109,10 @@ def _metis(pb: Problem, verts: list[int], k: int, seed: int) -> list[int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            res = pymetis.part_graph(
-                k, pymetis.CSRAdjacency(xadj, adjncy), vweights=vw, eweights=ew, options=opts
-            )
+            res = pymetis.part_graph(k, pymetis.CSRAdjacency(xadj, adjncy), vweights=vw, eweights=ew, options=opts)
         except Exception:  # noqa: BLE001 - METIS refuses some tiny/odd graphs; fall back to no contig
             opts = pymetis.Options(seed=int(seed) % (2**31 - 1), ufactor=30)
-            res = pymetis.part_graph(
-                k, pymetis.CSRAdjacency(xadj, adjncy), vweights=vw, eweights=ew, options=opts
-            )
+            res = pymetis.part_graph(k, pymetis.CSRAdjacency(xadj, adjncy), vweights=vw, eweights=ew, options=opts)
     return list(res.vertex_part)
 
 
@@ -137,9 +133,7 @@ def _split_disconnected(pb: Problem, labels: list[int], verts: list[int], next_l
     return next_label
 
 
-def _initial(
-    pb: Problem, comp: list[int], lo: int, hi: int, target: int, seed: int, kshift: int, base: int
-):
+def _initial(pb: Problem, comp: list[int], lo: int, hi: int, target: int, seed: int, kshift: int, base: int):
     """Initial labels for one component: pinned vertices alone, METIS on each remaining piece."""
     labels: dict[int, int] = {}
     nxt = base
@@ -150,9 +144,7 @@ def _initial(
     rest = [v for v in comp if not pb.pinned[v]]
     for piece in components(pb.n, pb.nbrs, rest):
         tot = int(sum(int(pb.weight[v]) for v in piece))
-        touching = sorted(
-            {labels[u] for v in piece for u in pb.nbrs[v] if u in labels and pb.pinned[u]}
-        )
+        touching = sorted({labels[u] for v in piece for u in pb.nbrs[v] if u in labels and pb.pinned[u]})
         if tot < lo and touching:
             # too small to be a grid: join the lightest neighbouring tower grid
             wt = {g: sum(int(pb.weight[v]) for v in labels if labels[v] == g) for g in touching}
@@ -202,23 +194,17 @@ def solve(
         tot = int(sub.weight.sum())
         kstar = max(1, round(tot / target)) if tot else 0
         if rebalance:
-            lab, st_key = _rebalance_component(
-                sub, lo, hi, target, seed + 7919 * ci, trees, kstar, polish
-            )
+            lab, st_key = _rebalance_component(sub, lo, hi, target, seed + 7919 * ci, trees, kstar, polish)
         else:
             lab, st_key = None, None
             contracted = _contract_groups(sub, lo, hi, target, seed + 7919 * ci, trees)
             if contracted is not None:
                 csub, cmap = contracted
-                clab, _ = _new_component(
-                    csub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info
-                )
+                clab, _ = _new_component(csub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info)
                 lab = [clab[cmap[v]] for v in range(sub.n)]
                 st_key = State(sub, lab, lo, hi, target, False, kstar).key()
             if st_key is None or st_key[0] > _hopeless(sub, hi):
-                lab2, key2 = _new_component(
-                    sub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info
-                )
+                lab2, key2 = _new_component(sub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info)
                 if st_key is None or key2 < st_key:
                     lab, st_key = lab2, key2
         if st_key and st_key[0] > _hopeless(sub, hi) and sub.n <= exact_max and not rebalance:
@@ -243,8 +229,8 @@ def solve(
 
 
 def _hopeless(pb: Problem, hi: int) -> int:
-    """Households of buildings above the maximum that stay whole (out of band whatever we do)."""
-    return int(sum(int(w) for w, p in zip(pb.weight, pb.pinned, strict=True) if p and w > hi))
+    """Band deviation of buildings above the maximum that stay whole (whatever the search does)."""
+    return int(sum(int(w) - hi for w, p in zip(pb.weight, pb.pinned, strict=True) if p and w > hi))
 
 
 def _contract_groups(
@@ -341,9 +327,7 @@ def _contract_groups(
                 nbrs[a][b] = nbrs[a].get(b, 0.0) + ln
                 if u in pb.wall[v]:
                     wall[a].add(b)
-    cpb = Problem(
-        weight=weight, area=area, perim=perim, nbrs=nbrs, group=group, pinned=pinned, wall=wall
-    )
+    cpb = Problem(weight=weight, area=area, perim=perim, nbrs=nbrs, group=group, pinned=pinned, wall=wall)
     return cpb, cmap
 
 
@@ -382,6 +366,9 @@ def _improve(
             if g not in st.W or not st.fixable(g):
                 continue
             if st.W[g] > st.hi and st.recombine(g, None, rng, trees):
+                changed = True
+                continue
+            if st.chain(g):
                 changed = True
                 continue
             for h in _grid_neighbours(st, g):
@@ -456,9 +443,7 @@ def _lns(st: State, g: int, radius: int, rng: np.random.Generator, trees: int) -
     tot = int(sub.weight.sum())
     kstar = max(1, round(tot / st.target))
     seed = int(rng.integers(1 << 30))
-    lab, key = _new_component(
-        sub, st.lo, st.hi, st.target, seed, 2, trees, kstar, False, SolveInfo(), lns=False
-    )
+    lab, key = _new_component(sub, st.lo, st.hi, st.target, seed, 2, trees, kstar, False, SolveInfo(), lns=False)
     # keep the old labels where the new grids match them best (stability in a re-balance)
     overlap: dict[tuple[int, int], int] = {}
     for i, v in enumerate(U):
@@ -485,9 +470,7 @@ def _lns(st: State, g: int, radius: int, rng: np.random.Generator, trees: int) -
     return False
 
 
-def _new_component(
-    pb, lo, hi, target, seed, restarts, trees, kstar, polish, info, lns: bool = True
-):
+def _new_component(pb, lo, hi, target, seed, restarts, trees, kstar, polish, info, lns: bool = True):
     comp = list(range(pb.n))
     best_lab, best_key = None, None
     shifts = [0, 1, -1, 0, 0, 1, -1, 0]
@@ -568,9 +551,7 @@ def _rebalance_component(pb, lo, hi, target, seed, trees, kstar, polish):
         rest = []
         progressed = False
         for v in pending:
-            opts = sorted(
-                {labels[u] for u in pb.nbrs[v] if labels[u] >= 0}, key=lambda g: (weight[g], g)
-            )
+            opts = sorted({labels[u] for u in pb.nbrs[v] if labels[u] >= 0}, key=lambda g: (weight[g], g))
             if opts:
                 labels[v] = opts[0]
                 weight[opts[0]] += int(pb.weight[v])
@@ -659,9 +640,7 @@ def exact_band(pb: Problem, lo: int, hi: int, budget: int = 20000) -> tuple[list
                 X.add(v)
                 if wS + w[v] > hi or (pinned[v] and pins):
                     continue
-                newc = cand + [
-                    u for u in nb[v] if u in rem and u not in S and u not in X and u not in cand
-                ]
+                newc = cand + [u for u in nb[v] if u in rem and u not in S and u not in X and u not in cand]
                 yield from rec(S | {v}, wS + w[v], pins + pinned[v], newc, X)
 
         init = [u for u in nb[root] if u in rem]

@@ -61,7 +61,7 @@ class BalanceParams:
     target: int = 400
     seed: int = 0
     restarts: int = 4
-    trees: int = 6
+    trees: int = 3
     exact_max: int = 40
     exact_budget: int = 20000
     polish: bool = True
@@ -133,9 +133,7 @@ class Proposal:
                 pd.DataFrame(columns=list(cls.SUMMARY_COLUMNS)),
             )
         crs = ps[0].grids.crs
-        grids = gpd.GeoDataFrame(
-            pd.concat([p.grids for p in ps], ignore_index=True), geometry="geometry", crs=crs
-        )
+        grids = gpd.GeoDataFrame(pd.concat([p.grids for p in ps], ignore_index=True), geometry="geometry", crs=crs)
         return cls(
             grids,
             pd.concat([p.assignment for p in ps], ignore_index=True),
@@ -159,9 +157,7 @@ def _check_gdf(gdf: object, what: str) -> gpd.GeoDataFrame:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InvalidInput(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is None:
-        raise InvalidInput(
-            f"{what} have no CRS; set one (e.g. EPSG:4490 for CGCS2000) before balancing"
-        )
+        raise InvalidInput(f"{what} have no CRS; set one (e.g. EPSG:4490 for CGCS2000) before balancing")
     return gdf
 
 
@@ -210,9 +206,7 @@ def _community_geom(community, community_code, crs) -> tuple[str, gpd.GeoSeries]
         if community_code is not None and col is not None:
             c = c[c[col].astype(str) == str(community_code)]
         if len(c) != 1:
-            raise InvalidInput(
-                f"expected one community, got {len(c)} (pass community_code to pick one)"
-            )
+            raise InvalidInput(f"expected one community, got {len(c)} (pass community_code to pick one)")
         code = community_code if community_code is not None else (c[col].iloc[0] if col else None)
         return check_community_code(code), c.geometry
     if isinstance(community, gpd.GeoSeries):
@@ -360,9 +354,7 @@ def propose(
             geometry=dgdf.geometry.to_numpy(),
             crs=metric,
         )
-    res = _propose_metric(
-        code, comm_m, bm, cm, dm, _existing_lookup(existing), set(issued_codes or ()), params
-    )
+    res = _propose_metric(code, comm_m, bm, cm, dm, _existing_lookup(existing), set(issued_codes or ()), params)
     grids = gpd.GeoDataFrame(res.grids, geometry=list(res.geoms), crs=metric).to_crs(b.crs)
     assignment = res.assignment
     if "cell" in assignment.columns and len(assignment):
@@ -419,6 +411,7 @@ def _propose_metric(
 
     # 1. dedicated grids
     ded_union = shapely.Polygon()
+    reserved: set[str] = set()
     ded_geoms: list[BaseGeometry] = []
     ded_codes: list[str] = []
     if dedicated is not None and len(dedicated):
@@ -431,7 +424,7 @@ def _propose_metric(
                 ded_codes.append(c)
         if ded_geoms:
             ded_union = shapely.union_all(ded_geoms)
-            issued |= {c for c in ded_codes if c}
+            reserved = {c for c in ded_codes if c}
     domain = polygonal(shapely.difference(comm, ded_union)) if not ded_union.is_empty else comm
 
     # 2. buildings: footprints, dedicated, outside
@@ -575,10 +568,7 @@ def _propose_metric(
             atoms.append([k])
     for c in sorted(by_comp, key=str):
         pieces = components(nu, unbrs, by_comp[c])
-        if (
-            len(pieces) > 1
-            and sum(1 for p in pieces if sum(units[k].households for k in p) > 0) > 1
-        ):
+        if len(pieces) > 1 and sum(1 for p in pieces if sum(units[k].households for k in p) > 0) > 1:
             disconnected_compounds.append(c)
         for p in pieces:
             for k in p:
@@ -709,7 +699,13 @@ def _propose_metric(
                 kept.setdefault(int(ulab[u]), {})
                 kept[int(ulab[u])][c] = kept[int(ulab[u])].get(c, 0) + units[u].households
     codes = assign_codes(
-        code, xy, domain.bounds[3] if not domain.is_empty else 0.0, domain.area, kept, issued
+        code,
+        xy,
+        domain.bounds[3] if not domain.is_empty else 0.0,
+        domain.area,
+        kept,
+        issued,
+        reserved,
     )
 
     # assignment
@@ -732,9 +728,7 @@ def _propose_metric(
         elif note[i] == "outside_community":
             rows.append((ids[i], codes[outside_lab[i]], "", int(hh[i]), "outside_community", None))
     # ``cell``: the unit's share of the community (metric CRS here; the caller's CRS in a Proposal)
-    assignment = pd.DataFrame(
-        rows, columns=["building_id", "grid_code", "units", "households", "note", "cell"]
-    )
+    assignment = pd.DataFrame(rows, columns=["building_id", "grid_code", "units", "households", "note", "cell"])
     if not len(assignment):
         assignment = _empty_assignment()
 
@@ -825,11 +819,7 @@ def _propose_metric(
     sizes = grids["households"].to_numpy()
     split_compounds = 0
     for c in large:
-        gs = {
-            int(ulab[u])
-            for u in range(nu)
-            if compound_of[units[u].row] == c and units[u].households > 0
-        }
+        gs = {int(ulab[u]) for u in range(nu) if compound_of[units[u].row] == c and units[u].households > 0}
         if len(gs) > 1:
             split_compounds += 1
     community = {
@@ -845,9 +835,7 @@ def _propose_metric(
         "kept_share": (1.0 - moved / with_old) if with_old else float("nan"),
         "codes_retired": retired,
         "reasons": [r.code for r in reasons],
-        "explanation": " ".join(r.text for r in reasons)
-        if reasons
-        else "All grids are within the band.",
+        "explanation": " ".join(r.text for r in reasons) if reasons else "All grids are within the band.",
         "params": asdict(params),
     }
     return _Result(grids=grids, assignment=assignment, community=community, geoms=list(polys))
@@ -917,9 +905,7 @@ def _explain(**kw) -> list[ex.Reason]:
     cg = kw["cg"]
     out: list[ex.Reason] = []
     if kw["empty_community"] or total == 0:
-        out.append(
-            ex.Reason("no_households", "The community has no households; one grid covers it.")
-        )
+        out.append(ex.Reason("no_households", "The community has no households; one grid covers it."))
         return out
     ks = choose_k(total, lo, hi, target)
     if total < lo:
@@ -957,9 +943,7 @@ def _explain(**kw) -> list[ex.Reason]:
             f"{'units ' if p.label and p.label[0].isdigit() else ''}{p.label}: {ex.fmt_hh(p.households)}"
             for p in plan.parts
         )
-        rc = {"units": "tower_split", "floors": "tower_split_floors"}.get(
-            plan.reason, "tower_split_estimated"
-        )
+        rc = {"units": "tower_split", "floors": "tower_split_floors"}.get(plan.reason, "tower_split_estimated")
         how = {
             "units": "by stairwell units",
             "floors": "by floors, because a single unit holds more than the maximum",
@@ -980,9 +964,7 @@ def _explain(**kw) -> list[ex.Reason]:
     for c in kw["large"]:
         ch = kw["comp_hh"][c]
         gs = {
-            int(ulab[u])
-            for u in range(len(units))
-            if kw["compound_of"][units[u].row] == c and units[u].households > 0
+            int(ulab[u]) for u in range(len(units)) if kw["compound_of"][units[u].row] == c and units[u].households > 0
         }
         need = math.ceil(ch / hi)
         if len(gs) > need:
@@ -1061,9 +1043,7 @@ def _explain(**kw) -> list[ex.Reason]:
             big = [
                 v
                 for v in range(pb.n)
-                if labels[v] >= 0
-                and any(unit_atom.get(u) == v for u in us)
-                and pb.weight[v] > hi - lo
+                if labels[v] >= 0 and any(unit_atom.get(u) == v for u in us) and pb.weight[v] > hi - lo
             ]
             because = (
                 f" (it contains indivisible blocks of {', '.join(ex.fmt_hh(pb.weight[v]) for v in big)} households)"
@@ -1164,7 +1144,7 @@ def propose_many(
         cc[idx_b] = np.array(codes, dtype=object)[idx_c]
         b["community_code"] = cc
     b["community_code"] = b["community_code"].astype(str)
-    groups = {k: g for k, g in b.groupby("community_code", sort=False)}
+    groups = dict(b.groupby("community_code", sort=False))
     cmp_ = compounds.to_crs(b.crs) if compounds is not None else None
     ded = dedicated.to_crs(b.crs) if dedicated is not None else None
     issued = set(issued_codes or ())
@@ -1182,9 +1162,7 @@ def propose_many(
         if ded is not None:
             dcol = _pick(ded.columns, ("community_code",))
             dg = (
-                ded[ded[dcol].astype(str) == code]
-                if dcol
-                else ded.iloc[ded.sindex.query(geom, predicate="intersects")]
+                ded[ded[dcol].astype(str) == code] if dcol else ded.iloc[ded.sindex.query(geom, predicate="intersects")]
             )
         sub_existing = None
         if ex_lookup is not None:

@@ -198,9 +198,7 @@ def plan_split(
                 acc = 0
                 for a, b in zip(bounds[:-1], bounds[1:], strict=True):
                     s = sum(cell_sizes[a:b])
-                    parts.append(
-                        Part(s, _cells_label(cells[a:b], floors_of), acc / h, (acc + s) / h)
-                    )
+                    parts.append(Part(s, _cells_label(cells[a:b], floors_of), acc / h, (acc + s) / h))
                     acc += s
                 return SplitPlan(tuple(parts), "floors", estimated)
     # neither units nor floors allow an in-band cut: split the households evenly

@@ -39,9 +39,7 @@ class _Builder:
         self.rows: list[dict] = []
         self.compounds: list[dict] = []
 
-    def building(
-        self, geom, households: int, units=None, floors=None, compound=None, use="residential"
-    ):
+    def building(self, geom, households: int, units=None, floors=None, compound=None, use="residential"):
         bid = f"{self.code}-B{len(self.rows) + 1:04d}"
         self.rows.append(
             {
@@ -95,11 +93,7 @@ class _Builder:
             while x + 32 <= x1 - 10:
                 if big and not made_big:
                     units, floors, per = 6, 30, 5  # 900 households
-                    geom = (
-                        shapely.box(x, y, x + 60, y + 18)
-                        if x + 60 <= x1 - 10
-                        else shapely.box(x, y, x + 32, y + 20)
-                    )
+                    geom = shapely.box(x, y, x + 60, y + 18) if x + 60 <= x1 - 10 else shapely.box(x, y, x + 32, y + 20)
                     made_big = True
                 else:
                     units, floors, per = (
@@ -163,9 +157,7 @@ def make_community(
     b = _Builder(code, rng, x0, y0)
     road = 14.0
     bw, bh = block
-    kinds = rng.choice(
-        ["slabs", "towers", "bungalows", "open"], size=nx * ny, p=[0.5, 0.22, 0.18, 0.10]
-    )
+    kinds = rng.choice(["slabs", "towers", "bungalows", "open"], size=nx * ny, p=[0.5, 0.22, 0.18, 0.10])
     if big_tower and "towers" not in kinds:
         kinds[0] = "towers"
     big_done = False
