@@ -1144,7 +1144,7 @@ def propose_many(
         cc[idx_b] = np.array(codes, dtype=object)[idx_c]
         b["community_code"] = cc
     b["community_code"] = b["community_code"].astype(str)
-    groups = dict(b.groupby("community_code", sort=False))
+    groups = {k: g for k, g in b.groupby("community_code", sort=False)}  # noqa: C416 - dict(groupby) fails on pandas 3
     cmp_ = compounds.to_crs(b.crs) if compounds is not None else None
     ded = dedicated.to_crs(b.crs) if dedicated is not None else None
     issued = set(issued_codes or ())

@@ -191,12 +191,15 @@ def _store_draft(
         },
     ).scalar_one()
     grids = proposal.grids.to_crs(STORAGE_CRS)
+    short = conn.execute(sa.text("SELECT name FROM admin_area WHERE code = :c"), {"c": code}).scalar_one()
+    short = short.removesuffix("居委会").removesuffix("村委会")
     gframe = pd.DataFrame(
         {
             "plan_id": plan_id,
             "code": grids["code"].astype(str),
             "community_code": code,
             "kind": "basic",
+            "name": [f"{short}第{int(c[-3:])}网格" for c in grids["code"].astype(str)],
             "households": grids["households"].astype("int64"),
             "geom": [_multi_hex(g) for g in grids.geometry.values],
         }
@@ -213,6 +216,7 @@ def _store_draft(
                             "code": ded["code"].astype(str),
                             "community_code": code,
                             "kind": "dedicated",
+                            "name": ded["name"],
                             "households": 0,
                             "geom": [
                                 shapely.to_wkb(shapely.set_srid(g, 4490), hex=True, include_srid=True)
@@ -223,7 +227,7 @@ def _store_draft(
                 ],
                 ignore_index=True,
             )
-    copy_rows(conn, "grid", ["plan_id", "code", "community_code", "kind", "households", "geom"], gframe)
+    copy_rows(conn, "grid", ["plan_id", "code", "community_code", "kind", "name", "households", "geom"], gframe)
     grid_id = dict(conn.execute(sa.text("SELECT code, id FROM grid WHERE plan_id = :p"), {"p": plan_id}).all())
     a = proposal.assignment
     a = a[a["grid_code"].astype(str).isin(grid_id.keys())]

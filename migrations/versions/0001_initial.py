@@ -35,3 +35,4 @@ def downgrade() -> None:
     for table in TABLES:
         op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
     op.execute("DROP FUNCTION IF EXISTS building_in_community()")
+    op.execute("DROP FUNCTION IF EXISTS part_covers(text, integer, integer)")

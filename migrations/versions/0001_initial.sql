@@ -170,6 +170,36 @@ CREATE TABLE grid_assignment (
 );
 CREATE INDEX grid_assignment_grid_idx ON grid_assignment (grid_id);
 
+-- Whether a dwelling (unit, floor) belongs to a part of a split building. Part labels: '' the whole
+-- building, '1-2' units 1 to 2, '3' unit 3, '3:1-12' unit 3 floors 1 to 12, segments joined by ',';
+-- '#k/n' (units and floors unknown) puts every dwelling in part 1.
+CREATE FUNCTION part_covers(part text, unit integer, floor integer) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    seg text;
+    u text;
+    f text;
+BEGIN
+    IF part IS NULL OR part = '' THEN
+        RETURN true;
+    END IF;
+    IF left(part, 1) = '#' THEN
+        RETURN part LIKE '#1/%';
+    END IF;
+    FOREACH seg IN ARRAY string_to_array(part, ',') LOOP
+        u := split_part(seg, ':', 1);
+        f := split_part(seg, ':', 2);
+        IF coalesce(unit, 1) BETWEEN split_part(u, '-', 1)::int
+                                 AND coalesce(nullif(split_part(u, '-', 2), ''), split_part(u, '-', 1))::int THEN
+            IF f = '' OR coalesce(floor, 1) BETWEEN split_part(f, '-', 1)::int
+                                             AND coalesce(nullif(split_part(f, '-', 2), ''), split_part(f, '-', 1))::int THEN
+                RETURN true;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+
 -- Users, roles and bearer tokens (only a hash of each token is stored).
 CREATE TABLE app_user (
     id          serial PRIMARY KEY,
