@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from api.errors import add_exception_handlers
-from api.routes import communities, health, me, plans, queries, tiles
+from api.routes import communities, health, me, ogc, plans, queries, tiles
 from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.settings import get_db_settings, normalise_url
@@ -42,6 +42,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(me.router)
     app.include_router(queries.router)
     app.include_router(plans.router)
+    app.include_router(ogc.router)
     app.include_router(tiles.router)
 
     @app.get("/", include_in_schema=False)
