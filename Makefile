@@ -28,6 +28,7 @@ load: db-up
 
 balance: load
 	$(GRIDMAP) balance --street 150102003000 --rebalance --approve
+	$(GRIDMAP) worker seed-sample
 
 demo: balance
 	@echo "GridMap on http://$(HOST):$(PORT)/  (API docs at /docs, health at /health)"

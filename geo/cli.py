@@ -19,12 +19,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(
-    help="The database: a private local PostGIS, or DATABASE_URL.", no_args_is_help=True
-)
+db_app = typer.Typer(help="The database: a private local PostGIS, or DATABASE_URL.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 user_app = typer.Typer(help="Users, roles and bearer tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+worker_app = typer.Typer(help="Grid workers (网格员).", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
 
 
 def _register_commands() -> None:
@@ -33,6 +33,7 @@ def _register_commands() -> None:
     app.command("balance")(balance.balance)
     app.command("balance-file")(balance.balance_file)
     app.add_typer(balance.plan_app, name="plan")
+
 
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
@@ -107,8 +108,7 @@ def db_downgrade(
 
 @app.command("load-divisions")
 def load_divisions_cmd(
-    csv: Annotated[Path, typer.Argument(help="code,name,level,parent_code CSV")] = SAMPLE
-    / "nmg_divisions.csv",
+    csv: Annotated[Path, typer.Argument(help="code,name,level,parent_code CSV")] = SAMPLE / "nmg_divisions.csv",
 ) -> None:
     """Load the official division codes (province → community/village)."""
     from geo.db.load import load_divisions
@@ -119,22 +119,14 @@ def load_divisions_cmd(
 # -- import --------------------------------------------------------------------------------------
 @app.command("import")
 def import_cmd(
-    paths: Annotated[
-        list[Path], typer.Argument(help="Shapefile (.shp/.zip), GeoPackage or GeoJSON files")
-    ],
+    paths: Annotated[list[Path], typer.Argument(help="Shapefile (.shp/.zip), GeoPackage or GeoJSON files")],
     kind: Annotated[
         str | None,
         typer.Option(help="communities | compounds | buildings (else guessed from the name)"),
     ] = None,
-    fields: Annotated[
-        Path | None, typer.Option(help="JSON/TOML field-name mapping override")
-    ] = None,
-    crs: Annotated[
-        str | None, typer.Option(help="CRS of files that have none, e.g. EPSG:4546")
-    ] = None,
-    report_dir: Annotated[Path, typer.Option(help="where the JSON reports go")] = Path(
-        ".gridmap/reports"
-    ),
+    fields: Annotated[Path | None, typer.Option(help="JSON/TOML field-name mapping override")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of files that have none, e.g. EPSG:4546")] = None,
+    report_dir: Annotated[Path, typer.Option(help="where the JSON reports go")] = Path(".gridmap/reports"),
 ) -> None:
     """Import communities, compounds and buildings; report inserted/updated/unchanged/repaired/rejected."""
     from geo.db.imports import import_paths
@@ -157,9 +149,7 @@ def import_cmd(
 def import_people_cmd(
     dwellings: Annotated[Path, typer.Option(help="dwellings CSV")] = SAMPLE / "dwellings.csv",
     persons: Annotated[Path, typer.Option(help="persons CSV")] = SAMPLE / "persons.csv",
-    report_dir: Annotated[Path, typer.Option(help="where the JSON reports go")] = Path(
-        ".gridmap/reports"
-    ),
+    report_dir: Annotated[Path, typer.Option(help="where the JSON reports go")] = Path(".gridmap/reports"),
 ) -> None:
     """Load dwellings and the persons living in them (ID numbers validated, hashed and encrypted)."""
     from geo.db.people import import_dwellings, import_persons
@@ -203,9 +193,7 @@ def user_add(
     role: Annotated[str, typer.Option(help="admin | planner | worker | sync | viewer")],
     scope: Annotated[
         list[str] | None,
-        typer.Option(
-            help="street/community code (planner, viewer) or grid code (worker); repeatable"
-        ),
+        typer.Option(help="street/community code (planner, viewer) or grid code (worker); repeatable"),
     ] = None,
 ) -> None:
     """Create a user and print its bearer token once (only a hash is stored)."""
@@ -251,6 +239,38 @@ def user_list() -> None:
     out.print(t)
 
 
+# -- grid workers --------------------------------------------------------------------------------
+@worker_app.command("add")
+def worker_add(
+    name: Annotated[str, typer.Argument(help="the worker's name")],
+    grid: Annotated[str, typer.Option(help="15-digit grid code")],
+    phone: Annotated[str | None, typer.Option(help="public phone on the grid's signboard")] = None,
+    head: Annotated[bool, typer.Option(help="a grid head (网格长) rather than a worker")] = False,
+    user: Annotated[str | None, typer.Option(help="the login (gridmap user) of this worker")] = None,
+) -> None:
+    """Register the worker of a grid (replaces the previous one)."""
+    from geo.db.workers import add_worker
+
+    add_worker(_engine(), name, grid, phone, "head" if head else "worker", user)
+    out.print(f"{name} now looks after {grid}")
+
+
+@worker_app.command("import")
+def worker_import(csv: Annotated[Path, typer.Argument(help="grid_code,name,phone")]) -> None:
+    """Register workers from a CSV."""
+    from geo.db.workers import import_workers
+
+    out.print(f"{import_workers(_engine(), csv)} worker(s) registered")
+
+
+@worker_app.command("seed-sample")
+def worker_seed() -> None:
+    """Give every active grid without a worker an invented one (demo data)."""
+    from geo.db.workers import seed_sample_workers
+
+    out.print(f"{seed_sample_workers(_engine())} invented worker(s) added")
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -260,9 +280,7 @@ def serve_cmd(
     """Run the HTTP API."""
     import uvicorn
 
-    uvicorn.run(
-        "api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
-    )
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 def _print_reports(reports) -> None:  # noqa: ANN001
@@ -282,10 +300,7 @@ def _print_reports(reports) -> None:  # noqa: ANN001
         t.add_row(
             r.layer,
             r.kind,
-            *(
-                f"{getattr(r, c):,}"
-                for c in ("read", "inserted", "updated", "unchanged", "repaired", "rejected")
-            ),
+            *(f"{getattr(r, c):,}" for c in ("read", "inserted", "updated", "unchanged", "repaired", "rejected")),
         )
     out.print(t)
     for r in reports:
@@ -294,9 +309,7 @@ def _print_reports(reports) -> None:  # noqa: ANN001
         for note in r.notes:
             out.print(f"  {r.layer}: {note}", highlight=False)
         if r.warnings:
-            out.print(
-                f"  {r.layer}: {len(r.warnings)} warning(s), e.g. {r.warnings[0]}", highlight=False
-            )
+            out.print(f"  {r.layer}: {len(r.warnings)} warning(s), e.g. {r.warnings[0]}", highlight=False)
 
 
 _register_commands()

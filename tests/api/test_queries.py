@@ -194,3 +194,25 @@ def test_drill_down_adds_up(world) -> None:
     city = c.get("/stats/150100000000").json()
     assert 0.99 < city["link_rate"] < 1.0
     assert c.get("/stats/150102003999").status_code == 404
+
+
+def test_grid_worker_shows_on_locate_and_grid(world) -> None:
+    from geo.db.workers import add_worker, seed_sample_workers
+    from geo.errors import InvalidInput, NotFound
+
+    eng, c = world["engine"], world["client"]
+    add_worker(eng, "乌兰其其格", world["grid_a"], "13912345678")
+    b = building_in(world, world["grid_a"])
+    assert c.get("/locate", params={"lon": b.lon, "lat": b.lat}).json()["worker"] == "乌兰其其格"
+    assert c.get(f"/grids/{world['grid_a']}").json()["worker"] == {"name": "乌兰其其格", "phone": "13912345678"}
+    add_worker(eng, "巴特尔", world["grid_a"], "13912345679")  # replaces the previous worker
+    assert c.get(f"/grids/{world['grid_a']}").json()["worker"]["name"] == "巴特尔"
+    with pytest.raises(InvalidInput, match="mobile"):
+        add_worker(eng, "x", world["grid_a"], "12345")
+    with pytest.raises(NotFound, match="no grid"):
+        add_worker(eng, "x", "150102003001999")
+    added = seed_sample_workers(eng)
+    with eng.connect() as conn:
+        grids = conn.execute(sa.text("SELECT count(*) FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
+                                     "AND p.status = 'active' WHERE g.kind = 'basic'")).scalar()
+    assert added == grids - 1 and seed_sample_workers(eng) == 0
