@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
 
 from api.auth import client_of, require_roles
 from api.deps import ConnDep
@@ -77,19 +78,20 @@ def search_addresses(
     return _page(items, limit, offset)
 
 
-@router.get("/search/persons", summary="Find residents by name or ID number, within your scope")
-def search_persons(
-    conn: ConnDep,
-    user: People,
-    request: Request,
-    q: Annotated[str, Query(min_length=1, max_length=40)],
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=400)] = 0,
-) -> dict[str, Any]:
+class PersonQuery(BaseModel):
+    """A person search; sent in the body so that names and ID numbers never appear in URLs or access logs."""
+
+    q: str = Field(..., min_length=1, max_length=40, description="a name (prefix) or an ID number")
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=400)
+
+
+@router.post("/search/persons", summary="Find residents by name or ID number, within your scope")
+def search_persons(conn: ConnDep, user: People, request: Request, body: PersonQuery) -> dict[str, Any]:
     items = queries.search_persons(
-        conn, user, q, keys=get_person_keys(), limit=offset + limit + 1, client=client_of(request)
+        conn, user, body.q, keys=get_person_keys(), limit=body.offset + body.limit + 1, client=client_of(request)
     )
-    return _page(items, limit, offset)
+    return _page(items, body.limit, body.offset)
 
 
 @router.get(

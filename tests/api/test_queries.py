@@ -170,14 +170,14 @@ def test_person_search_by_id_outside_scope_is_403(world, keys) -> None:
         g=world["grid_b"],
     ).id_cipher
     id_number = keys.decrypt(outsider)
-    assert c.get("/search/persons", params={"q": id_number}, headers=h(world, "worker")).status_code == 403
-    found = c.get("/search/persons", params={"q": id_number}, headers=h(world, "planner")).json()["items"]
+    assert c.post("/search/persons", json={"q": id_number}, headers=h(world, "worker")).status_code == 403
+    found = c.post("/search/persons", json={"q": id_number}, headers=h(world, "planner")).json()["items"]
     assert len(found) == 1 and found[0]["id_number"] == id_number[:6] + "********" + id_number[-4:]
     assert id_number not in str(one(eng, "SELECT string_agg(a::text, '') FROM audit_log a")[0])
     # a name search by a worker only returns residents of the worker's grid
-    items = c.get("/search/persons", params={"q": "王", "limit": 100}, headers=h(world, "worker"))
+    items = c.post("/search/persons", json={"q": "王", "limit": 100}, headers=h(world, "worker"))
     assert items.status_code == 422
-    items = c.get("/search/persons", params={"q": "王建", "limit": 100}, headers=h(world, "worker")).json()["items"]
+    items = c.post("/search/persons", json={"q": "王建", "limit": 100}, headers=h(world, "worker")).json()["items"]
     assert all(world["grid_a"] in p["grids"] for p in items)
 
 
