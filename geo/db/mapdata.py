@@ -15,7 +15,8 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -28,6 +29,9 @@ from geo.errors import InvalidInput, NotFound
 from geo.maps.data import FULL_ROLES, GridMapData, Worker, check_role, prepare
 from geo.maps.plan_map import render_grid_map
 from geo.maps.style import Basemap
+
+if TYPE_CHECKING:
+    from geo.maps.signboard import Signboard
 
 _CODE = re.compile(r"^[0-9]{15}$")
 
@@ -196,27 +200,21 @@ def read_grid_map(
     """
     check_role(role)
     g = _grid_row(conn, code, plan_id)
-    bframe = gpd.read_postgis(
+    bframe = pd.read_sql(
         sa.text(
             "SELECT b.id AS pk, b.ext_id AS building_id, b.number, b.name, c.name AS compound, b.floors, b.units, "
             "b.use, a.part, "
             "(SELECT array_agg(o.part ORDER BY o.part) FROM grid_assignment o "
             " WHERE o.plan_id = a.plan_id AND o.building_id = a.building_id) AS all_parts, "
             "(SELECT array_agg(o.households ORDER BY o.part) FROM grid_assignment o "
-            " WHERE o.plan_id = a.plan_id AND o.building_id = a.building_id) AS part_households, b.geom "
+            " WHERE o.plan_id = a.plan_id AND o.building_id = a.building_id) AS part_households, "
+            "ST_AsBinary(b.geom) AS geom "
             "FROM grid_assignment a JOIN building b ON b.id = a.building_id "
             "LEFT JOIN compound c ON c.id = b.compound_id WHERE a.grid_id = :gid ORDER BY b.ext_id, a.part"
         ),
         conn,
-        geom_col="geom",
         params={"gid": g.id},
-    ).rename_geometry("geometry")
-    parts = bframe[["pk", "part", "all_parts", "part_households"]].rename(columns={"pk": "building_id"})
-    parts["all_parts"] = [_sort_parts(x) for x in parts["all_parts"]]
-    parts["part_households"] = [
-        [h for _, h in sorted(zip(a, hh, strict=True), key=lambda t: _part_key(t[0]))]
-        for a, hh in zip(bframe["all_parts"], bframe["part_households"], strict=True)
-    ]
+    )
     pks = [int(x) for x in bframe["pk"].unique()]
     dw = pd.read_sql(
         sa.text(
@@ -226,26 +224,29 @@ def read_grid_map(
         conn,
         params={"b": pks},
     )
-    dw = dwellings_of_parts(dw, parts)
+    split = bframe[bframe["part"].astype(str) != ""]
+    if len(split):  # towers split between grids: keep only this grid's part of each
+        parts = split[["pk", "part", "all_parts", "part_households"]].rename(columns={"pk": "building_id"})
+        ordered = [
+            sorted(zip((str(x) for x in a), hh, strict=True), key=lambda t: _part_key(t[0]))
+            for a, hh in zip(parts["all_parts"], parts["part_households"], strict=True)
+        ]
+        parts["all_parts"] = [[label for label, _ in o] for o in ordered]
+        parts["part_households"] = [[h for _, h in o] for o in ordered]
+        whole = dw[~dw["building_id"].isin(set(parts["building_id"]))]
+        dw = pd.concat([whole, dwellings_of_parts(dw[dw["building_id"].isin(set(parts["building_id"]))], parts)])
     # one row per building: parts of the same building in this grid are shown as one
-    b = (
-        bframe.groupby("pk", sort=False)
-        .agg(
-            {
-                "building_id": "first",
-                "number": "first",
-                "name": "first",
-                "compound": "first",
-                "floors": "first",
-                "units": "first",
-                "use": "first",
-                "part": lambda s: ",".join(x for x in s if x),
-                "geometry": "first",
-            }
+    if bframe["pk"].duplicated().any():
+        bframe = (
+            bframe.groupby("pk", sort=False)
+            .agg({**{c: "first" for c in bframe.columns if c not in ("pk", "part")}, "part": lambda s: ",".join(s)})
+            .reset_index()
         )
-        .reset_index()
+    b = gpd.GeoDataFrame(
+        bframe.drop(columns=["geom", "all_parts", "part_households"]),
+        geometry=shapely.from_wkb([bytes(x) for x in bframe["geom"]]),
+        crs=STORAGE_CRS,
     )
-    b = gpd.GeoDataFrame(b, geometry="geometry", crs=STORAGE_CRS)
     ext_of = dict(zip(b["pk"], b["building_id"], strict=True))
     dw["building_id"] = dw["building_id"].map(ext_of)
     ids = [int(x) for x in dw["dwelling_id"]]
@@ -299,10 +300,6 @@ def _part_key(label: str) -> tuple:
     return (1, int(first.group()) if first else 0, label)
 
 
-def _sort_parts(labels: Any) -> list[str]:
-    return sorted((str(x) for x in labels), key=_part_key)
-
-
 def grid_map_html(
     conn_or_engine: Connection | Engine,
     code: str,
@@ -321,3 +318,21 @@ def grid_map_html(
     with _connection(conn_or_engine) as conn:
         data = read_grid_map(conn, code, role, plan_id=plan_id)
     return render_grid_map(data, measure, basemap, tk=tk, assets_url=assets_url)
+
+
+def grid_signboard(
+    conn_or_engine: Connection | Engine,
+    code: str,
+    base_url: str,
+    *,
+    size: str = "A3",
+    pdf: str | Path | None = None,
+    png: str | Path | None = None,
+    dpi: int = 150,
+) -> Signboard:
+    """Draw the 网格公示牌 of active grid ``code`` into ``pdf`` and/or ``png`` (no personal data is read)."""
+    from geo.maps.signboard import render_signboard
+
+    with _connection(conn_or_engine) as conn:
+        data = read_grid_map(conn, code, "viewer", people=False)
+    return render_signboard(data, base_url, size=size, pdf=pdf, png=png, dpi=dpi)

@@ -194,13 +194,14 @@ def prepare(
             b[col] = None
     b["building_id"] = b["building_id"].astype(str)
     b["part"] = b["part"].fillna("").astype(str)
+    cols = {c: [_none(v) for v in b[c].tolist()] for c in ("number", "name", "compound", "use", "building_id")}
     b["label"] = [
-        building_label(_none(n), _none(nm), u, i)
-        for n, nm, u, i in zip(b["number"], b["name"], b["use"], b["building_id"], strict=True)
+        building_label(n, nm, u, i)
+        for n, nm, u, i in zip(cols["number"], cols["name"], cols["use"], cols["building_id"], strict=True)
     ]
     b["title"] = [
-        building_title(_none(n), _none(nm), _none(c), i)
-        for n, nm, c, i in zip(b["number"], b["name"], b["compound"], b["building_id"], strict=True)
+        building_title(n, nm, c, i)
+        for n, nm, c, i in zip(cols["number"], cols["name"], cols["compound"], cols["building_id"], strict=True)
     ]
 
     d = dwellings.copy()
@@ -210,7 +211,9 @@ def prepare(
     title_of = dict(zip(b["building_id"], b["title"], strict=True))
     d["address"] = [
         dwelling_address(title_of[bid], u, _int(unit), str(room))
-        for bid, u, unit, room in zip(d["building_id"], d["use"], d["unit"], d["room"], strict=True)
+        for bid, u, unit, room in zip(
+            d["building_id"].tolist(), d["use"].tolist(), d["unit"].tolist(), d["room"].tolist(), strict=True
+        )
     ]
 
     p = persons.copy()
@@ -218,53 +221,61 @@ def prepare(
     p = p[p["dwelling_id"].isin(set(d["dwelling_id"]))]
     if "age" not in p.columns:
         births = p["birth_date"] if "birth_date" in p.columns else pd.Series([None] * len(p), index=p.index)
-        p["age"] = [age_on(x, today) for x in births]
-    tags = [list(t) if isinstance(t, list | tuple | np.ndarray) else [] for t in p.get("care_tags", [None] * len(p))]
+        p["age"] = [age_on(x, today) for x in births.tolist()]
+    n = len(p)
+
+    def col(name: str) -> list:
+        return [_none(v) for v in p[name].tolist()] if name in p.columns else [None] * n
+
+    tags = [list(t) if isinstance(t, list | tuple | np.ndarray) else [] for t in col("care_tags")]
     out = pd.DataFrame(
         {
-            "person_id": p["person_id"].astype(str).values
-            if "person_id" in p.columns
-            else np.arange(len(p)).astype(str),
-            "dwelling_id": p["dwelling_id"].values,
-            "name": [n if full else mask_name(n) for n in p["name"].fillna("")],
-            "sex": p["sex"].values if "sex" in p.columns else None,
-            "age": [_int(a) for a in p["age"]],
-            "relation": p["relation"].values if "relation" in p.columns else None,
-            "residence_type": p["residence_type"].values if "residence_type" in p.columns else None,
+            "person_id": [str(x) for x in col("person_id")] if "person_id" in p.columns else [str(i) for i in range(n)],
+            "dwelling_id": p["dwelling_id"].tolist(),
+            "name": [(x or "") if full else mask_name(x or "") for x in col("name")],
+            "sex": col("sex"),
+            "age": [None if a is None else int(a) for a in col("age")],
+            "relation": col("relation"),
+            "residence_type": col("residence_type"),
             "care_tags": tags,
-            "phone": [mask_phone(x) if _none(x) else None for x in p.get("phone", [None] * len(p))],
-            "id_masked": [mask(x) if full and _none(x) else None for x in p.get("id_masked", [None] * len(p))],
-        }
+            "phone": [mask_phone(x) if x else None for x in col("phone")],
+            "id_masked": [mask(x) if full and x else None for x in col("id_masked")],
+        },
+        dtype=object,
     )
 
-    # counts: per dwelling, then per building
-    per_dw = out.groupby("dwelling_id").agg(
-        residents=("person_id", "size"), care=("care_tags", lambda s: sum(1 for t in s if t))
-    )
-    d["residents"] = d["dwelling_id"].map(per_dw["residents"]).fillna(0).astype(int)
+    # counts: per dwelling, then per building (plain Python: a grid has a few hundred dwellings)
+    residents_of = Counter(out["dwelling_id"].tolist())
+    dw_ids = d["dwelling_id"].tolist()
+    dw_bid = d["building_id"].tolist()
+    dw_use = d["use"].tolist()
+    d["residents"] = [residents_of.get(i, 0) for i in dw_ids]
     d["occupied"] = d["residents"] > 0
-    dw_building = dict(zip(d["dwelling_id"], d["building_id"], strict=True))
-    hh = d[d["use"] != "commercial"]
-    stats = pd.DataFrame(
-        {
-            "dwellings": d.groupby("building_id").size(),
-            "households": hh.groupby("building_id").size(),
-            "occupied": hh.groupby("building_id")["occupied"].sum(),
-            "residents": d.groupby("building_id")["residents"].sum(),
-        }
-    )
-    care_people = out[[bool(t) for t in out["care_tags"]]]
-    stats["care"] = care_people["dwelling_id"].map(dw_building).value_counts()
-    stats = stats.reindex(b["building_id"]).fillna(0).astype(int)
-    for col in stats.columns:
-        b[col] = stats[col].values
-    groups: dict[str, Counter] = {bid: Counter() for bid in b["building_id"]}
-    for did, t in zip(care_people["dwelling_id"], care_people["care_tags"], strict=True):
-        groups[dw_building[did]].update(t)
-    b["groups"] = [dict(sorted(groups[bid].items(), key=lambda kv: (-kv[1], kv[0]))) for bid in b["building_id"]]
+    building_of = dict(zip(dw_ids, dw_bid, strict=True))
+    bids = b["building_id"].tolist()
+    count = {k: dict.fromkeys(bids, 0) for k in ("dwellings", "households", "occupied", "residents", "care")}
+    for did, bid, use in zip(dw_ids, dw_bid, dw_use, strict=True):
+        r = residents_of.get(did, 0)
+        count["dwellings"][bid] += 1
+        count["residents"][bid] += r
+        if use != "commercial":
+            count["households"][bid] += 1
+            count["occupied"][bid] += r > 0
+    groups: dict[str, Counter] = {bid: Counter() for bid in bids}
+    for did, t in zip(out["dwelling_id"].tolist(), tags, strict=True):
+        if t:
+            count["care"][building_of[did]] += 1
+            groups[building_of[did]].update(t)
+    for k, v in count.items():
+        b[k] = [v[bid] for bid in bids]
+    b["groups"] = [dict(sorted(groups[bid].items(), key=lambda kv: (-kv[1], kv[0]))) for bid in bids]
+    hh = np.array([count["households"][bid] for bid in bids], dtype=float)
+    occ = np.array([count["occupied"][bid] for bid in bids], dtype=float)
+    res = np.array([count["residents"][bid] for bid in bids], dtype=float)
+    care = np.array([count["care"][bid] for bid in bids], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        b["occupancy"] = np.where(b["households"] > 0, b["occupied"] / b["households"].clip(lower=1), np.nan)
-        b["care_share"] = np.where(b["residents"] > 0, b["care"] / b["residents"].clip(lower=1), np.nan)
+        b["occupancy"] = np.where(hh > 0, occ / np.maximum(hh, 1), np.nan)
+        b["care_share"] = np.where(res > 0, care / np.maximum(res, 1), np.nan)
 
     if neighbours is None:
         neighbours = gpd.GeoDataFrame({"code": [], "name": []}, geometry=[], crs=buildings.crs)

@@ -305,6 +305,17 @@ def _overlays(data: GridMapData, measure: style.Measure) -> str:
     return title + north + legend + search
 
 
+class _Raw(Element):
+    """Markup inserted as it is (branca would compile a plain Element's text as a Jinja template)."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self._markup = markup
+
+    def render(self, **kwargs: Any) -> str:
+        return self._markup
+
+
 class _GridMapUI(MacroElement):
     """Starts the page's script once the map exists."""
 
@@ -364,11 +375,11 @@ def render_grid_map(
             ).add_to(fmap)
     root = fmap.get_root()
     root.title = html.escape(f"{data.name} {data.code} · 以房找人")
-    root.header.add_child(Element('<meta name="robots" content="noindex"/>'), name="gm_meta")
-    root.header.add_child(Element(_assets(assets_url)), name="gm_assets")
-    root.html.add_child(Element(_overlays(data, m)), name="gm_overlays")
+    root.header.add_child(_Raw('<meta name="robots" content="noindex"/>'), name="gm_meta")
+    root.header.add_child(_Raw(_assets(assets_url)), name="gm_assets")
+    root.html.add_child(_Raw(_overlays(data, m)), name="gm_overlays")
     root.html.add_child(
-        Element(
+        _Raw(
             '<script type="application/json" id="gridmap-data">'
             + _json_for_script(payload(data, measure, bm))
             + "</script>"
