@@ -62,9 +62,7 @@ def write_sample(sample: Sample, out: Path, seed: int) -> dict[str, object]:
     return figures(sample, persons_expected, buildings_expected)
 
 
-def figures(
-    sample: Sample, persons_expected: pd.DataFrame, buildings_expected: pd.DataFrame
-) -> dict[str, object]:
+def figures(sample: Sample, persons_expected: pd.DataFrame, buildings_expected: pd.DataFrame) -> dict[str, object]:
     b, d, p = sample.area.buildings, sample.dwellings, sample.persons
     linked = p["dwelling_id"] != ""
     per_comm = []
@@ -83,8 +81,7 @@ def figures(
         "n_compounds": len(sample.area.compounds),
         "n_buildings": len(b),
         "uses": ", ".join(
-            f"{k} {int(uses.get(k, 0))}"
-            for k in ("residential", "bungalow", "commercial", "school", "office")
+            f"{k} {int(uses.get(k, 0))}" for k in ("residential", "bungalow", "commercial", "school", "office")
         ),
         "n_dwellings": len(d),
         "dwelling_uses": ", ".join(f"{k} {v:,}" for k, v in d["use"].value_counts().items()),
@@ -94,28 +91,17 @@ def figures(
         "n_unlinked": int((~linked).sum()),
         "households": int(p.loc[linked, "dwelling_id"].nunique()),
         "hh_size": linked.sum() / p.loc[linked, "dwelling_id"].nunique(),
-        "residence": ", ".join(
-            f"{k} {v:.1%}" for k, v in p["residence_type"].value_counts(normalize=True).items()
-        ),
-        "ethnicity": ", ".join(
-            f"{k} {v:.1%}" for k, v in p["ethnicity"].value_counts(normalize=True).items()
-        ),
+        "residence": ", ".join(f"{k} {v:.1%}" for k, v in p["residence_type"].value_counts(normalize=True).items()),
+        "ethnicity": ", ".join(f"{k} {v:.1%}" for k, v in p["ethnicity"].value_counts(normalize=True).items()),
         "mongol_names": p["name"].map(is_mongolian_style).mean(),
         "care": ", ".join(
-            f"{k} {v}"
-            for k, v in p["care_tags"]
-            .str.split(";")
-            .explode()
-            .loc[lambda s: s != ""]
-            .value_counts()
-            .items()
+            f"{k} {v}" for k, v in p["care_tags"].str.split(";").explode().loc[lambda s: s != ""].value_counts().items()
         ),
         "max_building": int(b["dwellings"].max()),
         "per_community": "\n".join(per_comm),
         "n_persons_bad": len(persons_expected),
         "persons_bad_reasons": ", ".join(
-            f"{k} {v}"
-            for k, v in persons_expected["expected_reason"].value_counts().sort_index().items()
+            f"{k} {v}" for k, v in persons_expected["expected_reason"].value_counts().sort_index().items()
         ),
         "n_buildings_bad": len(buildings_expected),
     }
@@ -198,7 +184,7 @@ some as `幸福小区3-2-501`, `3栋2单元5楼1号`, `三号楼`, `3#楼`, full
 unlinked residents have an address that matches no dwelling).
 
 Households are families: one 户主 per occupied dwelling, spouses of the other sex and similar age, children
-21-38 years younger than their mother, parents of the head 22-35 years older; let (出租) dwellings hold
+20-38 years younger than their mother, parents of the head 22-35 years older; let (出租) dwellings hold
 mostly 流动 tenants. Vacant and 商用 dwellings have nobody.
 
 - {households:,} households, {hh_size:.2f} persons per household

@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 
 from geo.ids import check_char, upgrade_15
-from geo.synth.idnumbers import RegionPools, make_ids
+from geo.synth.idnumbers import RegionPools, first17, make_ids
 from geo.synth.layout import CRS_PROJECTED, Rect
 from geo.synth.names import han_given, surnames
 from geo.synth.people import COLUMNS, REF_DATE
@@ -55,9 +55,7 @@ PERSON_FAULTS: tuple[tuple[str, int], ...] = (
 )
 
 
-def _base_rows(
-    n: int, dwellings: pd.DataFrame, taken: set[str], rng: np.random.Generator
-) -> pd.DataFrame:
+def _base_rows(n: int, dwellings: pd.DataFrame, taken: set[int], rng: np.random.Generator) -> pd.DataFrame:
     """``n`` valid new residents (relatives staying, 寄住) of occupied dwellings."""
     occ = dwellings[dwellings["use"].isin(("自住", "出租"))]
     pick = occ.iloc[np.sort(rng.choice(len(occ), size=n, replace=False))]
@@ -86,22 +84,20 @@ def _base_rows(
     )[list(COLUMNS)]
 
 
-def _with_check(first17: str) -> str:
-    return first17 + check_char(first17)
+def _with_check(digits17: str) -> str:
+    return digits17 + check_char(digits17)
 
 
 def bad_persons(
     persons: pd.DataFrame, dwellings: pd.DataFrame, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Faulty persons rows and the expected outcome of each (line_no counted from 1 after the header)."""
-    taken = set(persons["id_number"])
+    taken = {first17(x) for x in persons["id_number"]}
     total = sum(k for _, k in PERSON_FAULTS)
     base = _base_rows(total, dwellings, taken, rng)
     linked = persons[persons["dwelling_id"] != ""]
     known_dwellings = set(dwellings["dwelling_id"])
-    n_dup = sum(
-        k for reason, k in PERSON_FAULTS if reason in ("duplicate_conflict", "ok_duplicate_same")
-    )
+    n_dup = sum(k for reason, k in PERSON_FAULTS if reason in ("duplicate_conflict", "ok_duplicate_same"))
     originals = iter(np.sort(rng.choice(len(linked), size=n_dup, replace=False)).tolist())
     rows, expected = [], []
     i = 0
@@ -133,15 +129,9 @@ def bad_persons(
                 d = impossible_dates[j % len(impossible_dates)]
                 r["id_number"] = _with_check(idn[:6] + d + idn[14:17])
                 r["birth_date"] = f"{d[:4]}-{d[4:6]}-{d[6:]}"
-                note = (
-                    f"birth date {d} does not exist"
-                    if d != "20310415"
-                    else "birth date in the future"
-                )
+                note = f"birth date {d} does not exist" if d != "20310415" else "birth date in the future"
             elif reason == "id_birth_mismatch":
-                b = dt.date.fromisoformat(r["birth_date"]) + dt.timedelta(
-                    days=int(rng.integers(30, 3000))
-                )
+                b = dt.date.fromisoformat(r["birth_date"]) + dt.timedelta(days=int(rng.integers(30, 3000)))
                 r["birth_date"] = b.isoformat()
                 note = "birth_date differs from the date in the ID number"
             elif reason == "id_sex_mismatch":
@@ -162,14 +152,10 @@ def bad_persons(
                 if r["name"] == other["name"]:
                     r["name"] = r["name"][0] + ("建华" if r["name"][1:] != "建华" else "秀兰")
                 if r["dwelling_id"] == other["dwelling_id"]:
-                    raise RuntimeError(
-                        "the conflicting duplicate must live elsewhere"
-                    )  # pragma: no cover
+                    raise RuntimeError("the conflicting duplicate must live elsewhere")  # pragma: no cover
                 r["id_number"] = other["id_number"]
                 r["sex"], r["birth_date"] = other["sex"], other["birth_date"]
-                note = (
-                    f"ID of {other['name']} ({other['dwelling_id']}) with another name and dwelling"
-                )
+                note = f"ID of {other['name']} ({other['dwelling_id']}) with another name and dwelling"
             elif reason == "ok_legacy_15":
                 while True:
                     b = dt.date(
@@ -179,8 +165,8 @@ def bad_persons(
                     )
                     seq = int(rng.integers(1, 500)) * 2 - (1 if r["sex"] == "男" else 0)
                     old = f"{idn[:6]}{b:%y%m%d}{seq:03d}"
-                    if upgrade_15(old) not in taken:
-                        taken.add(upgrade_15(old))
+                    if first17(upgrade_15(old)) not in taken:
+                        taken.add(first17(upgrade_15(old)))
                         break
                 r["id_number"], r["birth_date"] = old, b.isoformat()
                 note = f"legacy 15-digit number, 18-digit form {upgrade_15(old)}"
@@ -188,13 +174,12 @@ def bad_persons(
                 if j < 2:  # a number whose check character is X, written in lower case
                     male = r["sex"] == "男"
                     for seq in range(1 if male else 2, 1000, 2):
-                        first17 = f"{idn[:14]}{seq:03d}"
-                        full = _with_check(first17)
-                        if full.endswith("X") and full not in taken:
+                        full = _with_check(f"{idn[:14]}{seq:03d}")
+                        if full.endswith("X") and first17(full) not in taken:
                             break
                     else:  # pragma: no cover
                         raise RuntimeError("no sequence gives an X check character")
-                    taken.add(full)
+                    taken.add(first17(full))
                     r["id_number"] = full.lower()
                     note = "lower-case x check character"
                 elif j < 4:

@@ -103,9 +103,7 @@ STYLE_DENSITY = {"walkup": 0.016, "midrise": 0.028, "tower": 0.052}
 
 
 def empty_batch() -> dict[str, np.ndarray]:
-    return {
-        c: np.array([], dtype=object if c in ("use", "number", "name") else float) for c in COLUMNS
-    }
+    return {c: np.array([], dtype=object if c in ("use", "number", "name") else float) for c in COLUMNS}
 
 
 def concat(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -260,9 +258,7 @@ def fill_bungalows(
     d = rng.uniform(9.2, 10.6, n)
     ang = np.clip(rng.normal(0.0, math.radians(0.8), n), -math.radians(2), math.radians(2))
     cx = x0 + (ix + 0.5) * slot_w
-    cy = (
-        y1 - iy * slot_d - 1.0 - 5.4
-    )  # house north edge near the top of its slot, lane to the south
+    cy = y1 - iy * slot_d - 1.0 - 5.4  # house north edge near the top of its slot, lane to the south
     numbers = np.array([f"平房区{k}号" for k in range(start_no, start_no + n)], dtype=object)
     batch = {
         "cx": cx,
@@ -312,9 +308,7 @@ def single_building(
     return _batch([(cx, cy, length, depth, theta, floors, units, 1, use, number, name)])
 
 
-def fill_shops(
-    strip: Rect, rng: np.random.Generator, names: list[str], *, along_x: bool
-) -> dict[str, np.ndarray]:
+def fill_shops(strip: Rect, rng: np.random.Generator, names: list[str], *, along_x: bool) -> dict[str, np.ndarray]:
     """Street-front shops (商业) along a strip, named from ``names`` (consumed in order)."""
     rows = []
     x0, y0, x1, y1 = shrink(strip, 3.0)

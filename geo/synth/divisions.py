@@ -60,9 +60,7 @@ def load(path: str | None = None) -> tuple[Division, ...]:
     p = Path(path) if path else divisions_path()
     with p.open(encoding="utf-8", newline="") as fh:
         return tuple(
-            Division(
-                r["code"].strip(), r["name"].strip(), r["level"].strip(), r["parent_code"].strip()
-            )
+            Division(r["code"].strip(), r["name"].strip(), r["level"].strip(), r["parent_code"].strip())
             for r in csv.DictReader(fh)
         )
 

@@ -35,8 +35,8 @@ def make_dwellings(
     per_floor, dwellings, compound_id, community_code, use), in building order.
 
     ``compound_names`` maps compound id → name, ``areas`` community code → 市区街道社区 prefix.
-    Besides :data:`COLUMNS` the frame keeps ``community_code``, ``compound``, ``number``, ``pos``
-    and ``bungalow`` for the people generator.
+    Besides :data:`COLUMNS` the frame keeps ``community_code``, ``area`` (the address prefix),
+    ``compound``, ``number``, ``pos`` and ``bungalow`` for the people generator.
     """
     b = buildings[buildings["dwellings"] > 0]
     n_per = b["dwellings"].to_numpy(np.int64)
@@ -52,7 +52,7 @@ def make_dwellings(
     floor = rem // k + 1
     pos = rem % k + 1
     bungalow = (b["use"].to_numpy() == "bungalow")[bi]
-    room = np.where(bungalow, "1", (floor * 100 + pos).astype(str))
+    room = np.where(bungalow, "1", (floor * 100 + pos).astype("U4"))
 
     big = (b["dwellings"].to_numpy() > 500)[bi]
     kind_rates = np.array([USE_RATES["flat"], USE_RATES["bungalow"], USE_RATES["big"]])
@@ -65,9 +65,9 @@ def make_dwellings(
     use[(floor == 1) & ~bungalow & (rng.random(total) < shop)] = "商用"
 
     comp_id = b["compound_id"].fillna("").to_numpy(object)[bi]
-    comp_name = np.array(
-        [compound_names.get(c, "") if c else "" for c in b["compound_id"].fillna("")], dtype=object
-    )[bi]
+    comp_name = np.array([compound_names.get(c, "") if c else "" for c in b["compound_id"].fillna("")], dtype=object)[
+        bi
+    ]
     number = b["number"].to_numpy(object)[bi]
     comm = b["community_code"].to_numpy(object)[bi]
     out = pd.DataFrame(
@@ -86,12 +86,11 @@ def make_dwellings(
             "bungalow": bungalow,
         }
     )
+    area = np.array([areas[c] for c in b["community_code"]], dtype=object)[bi]
+    out["area"] = area
     if with_address:
-        area = np.array([areas[c] for c in b["community_code"]], dtype=object)[bi]
         out["address"] = [
             standard(a, c, nb, u_, r, bg)
-            for a, c, nb, u_, r, bg in zip(
-                area, comp_name, number, unit.tolist(), room, bungalow.tolist(), strict=True
-            )
+            for a, c, nb, u_, r, bg in zip(area, comp_name, number, unit.tolist(), room, bungalow.tolist(), strict=True)
         ]
     return out

@@ -56,16 +56,12 @@ def write_shapefile(frame: gpd.GeoDataFrame, path: str | Path) -> None:
 
 
 def communities_frame(communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = communities.sort_values("code")[["code", "name", "geometry"]].rename(
-        columns=COMMUNITY_FIELDS
-    )
+    out = communities.sort_values("code")[["code", "name", "geometry"]].rename(columns=COMMUNITY_FIELDS)
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=communities.crs)
 
 
 def compounds_frame(compounds: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = compounds.sort_values("id")[["id", "name", "community_code", "geometry"]].rename(
-        columns=COMPOUND_FIELDS
-    )
+    out = compounds.sort_values("id")[["id", "name", "community_code", "geometry"]].rename(columns=COMPOUND_FIELDS)
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=compounds.crs)
 
 

@@ -82,38 +82,44 @@ class RegionPools:
 def check_chars(first17: np.ndarray) -> np.ndarray:
     """Check characters for an array of 17-digit strings."""
     digits = np.frombuffer("".join(first17).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - 48
-    return _CHECK[(digits.astype(np.int64) @ _W) % 11]
+    return _CHECK[(digits.astype(np.int64) * _W).sum(axis=1) % 11]
+
+
+def first17(id_number: str) -> int:
+    """The key :func:`make_ids` keeps in ``taken``: the first 17 digits as an integer."""
+    return int(id_number[:17])
 
 
 def make_ids(
-    region: np.ndarray,
-    birth: np.ndarray,
-    male: np.ndarray,
-    rng: np.random.Generator,
-    taken: set[str],
+    region: np.ndarray, birth: np.ndarray, male: np.ndarray, rng: np.random.Generator, taken: set[int]
 ) -> np.ndarray:
     """ID numbers for people with ``region`` codes, ``birth`` dates (datetime64[D]) and sex.
 
-    The 3-digit sequence is odd for men, even for women (never 000); numbers already in ``taken``
-    (which is updated) are drawn again.
+    The 3-digit sequence is odd for men, even for women (never 000). ``taken`` holds the first 17
+    digits (as ints, see :func:`first17`) of numbers already issued; it is updated, and a number
+    already taken is drawn again.
     """
     n = len(region)
-    ymd = np.datetime_as_string(birth, unit="D").astype(object)
-    ymd = np.array([s.replace("-", "") for s in ymd], dtype=object)
-    out = np.empty(n, dtype=object)
+    birth = np.asarray(birth, dtype="datetime64[D]")
+    y = birth.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    d = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
+    base = np.array([int(r) for r in region], dtype=np.int64) * 10**11 + (y * 10000 + m * 100 + d) * 1000
+    male = np.asarray(male, dtype=bool)
+    key = np.zeros(n, dtype=np.int64)
     todo = np.arange(n)
     while todo.size:
-        seq = rng.integers(1, 500, todo.size) * 2 - np.where(
-            male[todo], 1, 0
-        )  # odd men 1..997, even women 2..998
-        first17 = region[todo] + ymd[todo] + np.array([f"{s:03d}" for s in seq], dtype=object)
-        ids = first17 + check_chars(first17)
+        seq = rng.integers(1, 500, todo.size) * 2 - np.where(male[todo], 1, 0)  # odd 1..997, even 2..998
+        cand = base[todo] + seq
         retry = []
-        for j, v in zip(todo, ids, strict=True):
+        for j, v in zip(todo.tolist(), cand.tolist(), strict=True):
             if v in taken:
                 retry.append(j)
             else:
                 taken.add(v)
-                out[j] = v
+                key[j] = v
         todo = np.array(retry, dtype=np.int64)
-    return out
+    if n == 0:
+        return np.array([], dtype=object)
+    first = [f"{k:017d}" for k in key.tolist()]
+    return np.array([f + c for f, c in zip(first, check_chars(first), strict=True)], dtype=object)

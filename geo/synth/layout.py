@@ -68,9 +68,7 @@ class RoadGrid:
         return tuple(sides)
 
 
-def make_grid(
-    x0: float, y_top: float, widths: Iterable[float], heights: Iterable[float], x_half, y_half
-) -> RoadGrid:
+def make_grid(x0: float, y_top: float, widths: Iterable[float], heights: Iterable[float], x_half, y_half) -> RoadGrid:
     """A grid from the north-west corner, column widths (W→E) and row heights (N→S)."""
     xs = x0 + np.concatenate([[0.0], np.cumsum(np.asarray(list(widths), dtype=float))])
     ys = y_top - np.concatenate([[0.0], np.cumsum(np.asarray(list(heights), dtype=float))])

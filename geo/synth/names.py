@@ -568,27 +568,24 @@ MONGOL_FEMALE_PREFIX: tuple[str, ...] = (
 MONGOL_FEMALE_SUFFIX: tuple[str, ...] = ("图雅", "高娃", "其其格", "花", "托娅", "塔娜")
 
 _MONGOL_ELEMENTS: frozenset[str] = frozenset(
-    MONGOL_MALE
-    + MONGOL_FEMALE
-    + MONGOL_MALE_PREFIX
-    + MONGOL_MALE_SUFFIX
-    + MONGOL_FEMALE_PREFIX
-    + MONGOL_FEMALE_SUFFIX
+    MONGOL_MALE + MONGOL_FEMALE + MONGOL_MALE_PREFIX + MONGOL_MALE_SUFFIX + MONGOL_FEMALE_PREFIX + MONGOL_FEMALE_SUFFIX
 )
 _MONGOL_HEADS: frozenset[str] = frozenset(e for e in _MONGOL_ELEMENTS if len(e) >= 2)
 
 
-@lru_cache(maxsize=65536)
+_ELEMENT_LENGTHS: tuple[int, ...] = tuple(sorted({len(e) for e in _MONGOL_ELEMENTS}, reverse=True))
+
+
+def _splits(rest: str, pool: frozenset[str]) -> bool:
+    if not rest:
+        return True
+    return any(len(rest) >= k and rest[:k] in pool and _splits(rest[k:], _MONGOL_ELEMENTS) for k in _ELEMENT_LENGTHS)
+
+
+@lru_cache(maxsize=1 << 17)
 def is_mongolian_style(name: str) -> bool:
     """Whether ``name`` is a Mongolian-style name (no surname, made of Mongolian name elements)."""
-
-    def split(rest: str, first: bool) -> bool:
-        if not rest:
-            return True
-        pool = _MONGOL_HEADS if first else _MONGOL_ELEMENTS
-        return any(rest.startswith(e) and split(rest[len(e) :], False) for e in pool)
-
-    return len(name) >= 2 and split(name, True)
+    return len(name) >= 2 and _splits(name, _MONGOL_HEADS)
 
 
 def _weights(pairs: tuple[tuple[str, float], ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -859,9 +856,7 @@ def _pick(rng: np.random.Generator, pairs: tuple[tuple[str, float], ...]) -> str
     return str(names[rng.choice(len(names), p=p)])
 
 
-def compound_name(
-    rng: np.random.Generator, style: str, used: set[str], local: str | None = None
-) -> str:
+def compound_name(rng: np.random.Generator, style: str, used: set[str], local: str | None = None) -> str:
     """A compound name matching its age (``walkup`` → 小区/家属院, newer styles → 花园/华府…).
 
     ``local`` is a place word tied to the area (a road or community name) used now and then; names
@@ -898,9 +893,7 @@ def community_name(rng: np.random.Generator, used: set[str]) -> str:
     for attempt in range(200):
         base = str(rng.choice(PLACE_WORDS + VIRTUE_WORDS))
         if attempt > 30 or rng.random() < 0.3:
-            base += str(
-                rng.choice(("东", "西", "南", "北", "中", "新", "前", "后", "一", "二", "三"))
-            )
+            base += str(rng.choice(("东", "西", "南", "北", "中", "新", "前", "后", "一", "二", "三")))
         name = base + "社区"
         if name not in used:
             used.add(name)

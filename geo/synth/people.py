@@ -2,7 +2,7 @@
 
 Households are drawn from templates (a single elderly person, a couple with a child, three
 generations, young tenants sharing a flat…), so relations are real families: one 户主 per
-household, a spouse of the other sex and similar age, children 21-38 years younger than their
+household, a spouse of the other sex and similar age, children 20-38 years younger than their
 mother, parents 22-35 years older than the head. Owner-occupied (自住) dwellings hold families,
 let (出租) ones mostly 流动 tenants; vacant (空置) and shop (商用) dwellings hold nobody.
 
@@ -137,9 +137,7 @@ ETH_P_RENTER = (0.86, 0.12, 0.012, 0.006, 0.002)
 
 
 def _draw_eth(rng: np.random.Generator, n: int, p=ETH_P_OWNER) -> np.ndarray:
-    return np.array(ETHNICITIES, dtype=object)[
-        rng.choice(len(ETHNICITIES), size=n, p=np.asarray(p))
-    ]
+    return np.array(ETHNICITIES, dtype=object)[rng.choice(len(ETHNICITIES), size=n, p=np.asarray(p))]
 
 
 def _spouse_eth(rng: np.random.Generator, head: np.ndarray) -> np.ndarray:
@@ -179,9 +177,7 @@ class _Members:
         self.eth: dict[str, np.ndarray] = {}
 
 
-def _template_members(
-    t: Template, n: int, hh_eth: np.ndarray, rng: np.random.Generator
-) -> _Members:
+def _template_members(t: Template, n: int, hh_eth: np.ndarray, rng: np.random.Generator) -> _Members:
     m = _Members(n)
     age, male, eth = m.age, m.male, m.eth
     age["H"] = _uniform(rng, t.head_age[0], t.head_age[1], n)
@@ -288,9 +284,7 @@ def _phones(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
     n = len(age)
     prefix = PHONE_PREFIXES[rng.integers(0, len(PHONE_PREFIXES), n)]
     rest = rng.integers(0, 10**8, n)
-    phone = np.array(
-        [f"{p}{r:08d}" for p, r in zip(prefix.tolist(), rest.tolist(), strict=True)], dtype=object
-    )
+    phone = np.array([f"{p}{r:08d}" for p, r in zip(prefix.tolist(), rest.tolist(), strict=True)], dtype=object)
     p_empty = np.where(age < 12, 1.0, np.where(age < 18, 0.5, np.where(age >= 80, 0.35, 0.03)))
     phone[rng.random(n) < p_empty] = ""
     return phone
@@ -327,9 +321,7 @@ def _people_of(occupied: pd.DataFrame, rng: np.random.Generator) -> _Chunk:
         hh = np.flatnonzero(tmpl_idx == ti)
         if hh.size == 0:
             continue
-        hh_eth = _draw_eth(
-            rng, hh.size, ETH_P_RENTER if ti >= len(OWNER_TEMPLATES) else ETH_P_OWNER
-        )
+        hh_eth = _draw_eth(rng, hh.size, ETH_P_RENTER if ti >= len(OWNER_TEMPLATES) else ETH_P_OWNER)
         m = _template_members(t, hh.size, hh_eth, rng)
         birth_year = {r: (2024.5 - a).astype(int) for r, a in m.age.items()}
         names = _names(t, m, rng, birth_year)
@@ -354,10 +346,10 @@ def _people_of(occupied: pd.DataFrame, rng: np.random.Generator) -> _Chunk:
 def _fix_han_names(rng: np.random.Generator, ch: _Chunk, birth_year: np.ndarray) -> None:
     """Redraw the rare Chinese-style name that happens to read as a Mongolian one."""
     for _ in range(10):
-        bad = np.flatnonzero(
-            np.array([is_mongolian_style(x) for x in ch.name], dtype=bool)
-            & ~np.isin(ch.eth, ("蒙古族", "达斡尔族"))
-        )
+        han = ~np.isin(ch.eth, ("蒙古族", "达斡尔族"))
+        uniq, inv = np.unique(ch.name[han].astype(str), return_inverse=True)
+        looks = np.array([is_mongolian_style(x) for x in uniq], dtype=bool)
+        bad = np.flatnonzero(han)[looks[inv]] if uniq.size else np.array([], dtype=np.int64)
         if bad.size == 0:
             return
         ch.name[bad] = np.array([s[0] for s in ch.name[bad]], dtype=object) + han_given(
@@ -377,9 +369,7 @@ def _regions(
     mongol_hh = np.zeros(n_h, dtype=bool)
     heads = ch.order == 0
     mongol_hh[ch.hh[heads]] = ch.eth[heads] == "蒙古族"
-    away = np.where(
-        rented_hh, rng.random(n_h) < 0.88, rng.random(n_h) < np.where(mongol_hh, 0.4, 0.22)
-    )
+    away = np.where(rented_hh, rng.random(n_h) < 0.88, rng.random(n_h) < np.where(mongol_hh, 0.4, 0.22))
     origin = pools.draw(rng, "local", n_h)
     far = np.flatnonzero(away & ~mongol_hh)
     origin[far] = pools.draw(rng, "elsewhere", far.size)
@@ -398,9 +388,7 @@ def _regions(
         pools.draw(rng, "elsewhere", idx.size),
     )
     # children and grandchildren of resident families were mostly born here
-    kids = (
-        np.isin(ch.role, ("C", "C2", "G")) & ~rented_hh[ch.hh] & (u < 0.75) & (birth_year >= 1985)
-    )
+    kids = np.isin(ch.role, ("C", "C2", "G")) & ~rented_hh[ch.hh] & (u < 0.75) & (birth_year >= 1985)
     region[kids] = home[ch.hh[kids]]
     retired = (birth_year < 1999) & (rng.random(n) < 0.04)
     region[retired] = pools.retired[rng.integers(0, len(pools.retired), int(retired.sum()))]
@@ -421,12 +409,8 @@ def _care_tags(
         "独居老人": (size[ch.hh] == 1) & (age >= 60) & (rng.random(n) < 0.9),
         "空巢老人": (ch.template == "couple_old") & (age >= 60) & (hh_u[ch.hh] < 0.6),
         "残疾人": rng.random(n) < 0.012 + 0.035 * (age >= 60),
-        "低保户": rng.random(len(size))[ch.hh]
-        < np.where(bungalow_hh, 0.05, np.where(rented_hh, 0.005, 0.012))[ch.hh],
-        "留守儿童": (ch.role == "G")
-        & (ch.template == "skipped_gen")
-        & (age < 16)
-        & (hh_u[ch.hh] < 0.85),
+        "低保户": rng.random(len(size))[ch.hh] < np.where(bungalow_hh, 0.05, np.where(rented_hh, 0.005, 0.012))[ch.hh],
+        "留守儿童": (ch.role == "G") & (ch.template == "skipped_gen") & (age < 16) & (hh_u[ch.hh] < 0.85),
         "退役军人": np.where(
             ch.male,
             (age >= 30) & (age < 86) & (rng.random(n) < 0.035),
@@ -460,14 +444,13 @@ def _district_prefix(area: str) -> str:
 
 def persons_for(
     dwellings: pd.DataFrame,
-    areas: dict[str, str],
     rng: np.random.Generator,
     pools: RegionPools,
-    taken: set[str],
+    taken: set[int],
     *,
     unlinked_share: float = UNLINKED_SHARE,
 ) -> pd.DataFrame:
-    """The residents of ``dwellings`` (from :func:`geo.synth.dwellings.make_dwellings`)."""
+    """The residents of ``dwellings`` (a frame from :func:`geo.synth.dwellings.make_dwellings`)."""
     occ = dwellings[dwellings["use"].isin(("自住", "出租"))].reset_index(drop=True)
     ch = _people_of(occ, rng)
     n = len(ch.hh)
@@ -484,50 +467,57 @@ def persons_for(
     # residence type: tenants are mostly 流动; relatives staying are 寄住
     res = np.full(n, "常住", dtype=object)
     u = rng.random(n)
-    hukou_away = np.array([not r.startswith("1501") for r in region], dtype=bool)
+    hukou_away = ~np.char.startswith(region.astype(str), "1501")
     res[~rented_hh[ch.hh] & hukou_away & (ch.age >= 16) & (u < 0.3)] = "流动"
     res[rented_hh[ch.hh] & (u < 0.8)] = "流动"
     staying = (
-        (ch.role == "X")
-        | (np.isin(ch.role, ("P", "P2")) & (u < 0.5))
-        | (np.isin(ch.role, ("B", "O")) & (u < 0.6))
+        (ch.role == "X") | (np.isin(ch.role, ("P", "P2")) & (u < 0.5)) | (np.isin(ch.role, ("B", "O")) & (u < 0.6))
     )
     res[staying] = "寄住"
 
-    # addresses as the police hold them
+    # addresses as the police hold them: the standard one, or an everyday variant
     kinds = addr.pick_variants(rng, n)
-    o = occ.iloc[ch.hh]
-    area = np.array([areas[c] for c in o["community_code"]], dtype=object)
-    district = np.array([_district_prefix(a) for a in area], dtype=object)
-    address = [
-        addr.variant(
-            k,
-            area=a,
-            district=d,
-            compound=c,
-            number=nb,
-            unit=un,
-            floor=fl,
-            pos=ps,
-            room=rm,
-            bungalow=bg,
+    cols = {c: occ[c].to_numpy(object) for c in ("community_code", "area", "compound", "number", "room", "dwelling_id")}
+    ints = {c: occ[c].to_numpy(np.int64) for c in ("unit", "floor", "pos")}
+    hh_area = cols["area"]
+    district_of = {a: _district_prefix(a) for a in set(hh_area)}
+    if "address" in occ:
+        hh_std = occ["address"].to_numpy(object)
+    else:
+        hh_std = np.array(
+            [
+                addr.standard(a, c, nb, u_, r, bg)
+                for a, c, nb, u_, r, bg in zip(
+                    hh_area,
+                    cols["compound"],
+                    cols["number"],
+                    ints["unit"].tolist(),
+                    cols["room"],
+                    bungalow_hh.tolist(),
+                    strict=True,
+                )
+            ],
+            dtype=object,
         )
-        for k, a, d, c, nb, un, fl, ps, rm, bg in zip(
-            kinds,
-            area,
-            district,
-            o["compound"],
-            o["number"],
-            o["unit"].tolist(),
-            o["floor"].tolist(),
-            o["pos"].tolist(),
-            o["room"],
-            o["bungalow"].tolist(),
-            strict=True,
+    address = hh_std[ch.hh]
+    for i in np.flatnonzero(kinds != "standard"):
+        h = ch.hh[i]
+        address[i] = addr.variant(
+            kinds[i],
+            area=hh_area[h],
+            district=district_of[hh_area[h]],
+            compound=cols["compound"][h],
+            number=cols["number"][h],
+            unit=int(ints["unit"][h]),
+            floor=int(ints["floor"][h]),
+            pos=int(ints["pos"][h]),
+            room=cols["room"][h],
+            bungalow=bool(bungalow_hh[h]),
         )
-    ]
-    address = np.array(address, dtype=object)
-    dwelling_id = o["dwelling_id"].to_numpy(object).copy()
+    area = hh_area[ch.hh]
+    district = np.array([district_of[a] for a in area], dtype=object)
+    compound = cols["compound"][ch.hh]
+    dwelling_id = cols["dwelling_id"][ch.hh]
 
     # unlinked residents: their recorded address matches no dwelling
     k = int(round(unlinked_share * n))
@@ -537,7 +527,7 @@ def persons_for(
         dwelling_id[pick] = ""
         for i in pick:
             r = rng.random()
-            comp = o["compound"].iat[i]
+            comp = compound[i]
             if r < 0.4 or not comp:
                 address[i] = area[i]  # only the community is known
             elif r < 0.8:  # a building the register does not have
@@ -560,7 +550,8 @@ def persons_for(
             "care_tags": _care_tags(rng, ch, size, bungalow_hh, rented_hh),
             "dwelling_id": dwelling_id,
             "address": address,
-        }
+        },
+        dtype=object,  # plain Python strings: no costly conversion of millions of rows
     )
 
 
@@ -568,18 +559,18 @@ def iter_persons(
     dwellings: pd.DataFrame,
     seed: int | np.random.Generator,
     *,
-    areas: dict[str, str],
     chunk_size: int = 200_000,
     unlinked_share: float = UNLINKED_SHARE,
 ) -> Iterator[pd.DataFrame]:
     """Residents of ``dwellings`` chunk by chunk (``chunk_size`` dwellings each), IDs unique overall.
 
-    ``areas`` maps community code → 市区街道社区 prefix of the standard address.
+    ``dwellings`` is a frame from :func:`geo.synth.dwellings.make_dwellings` (it carries the
+    address parts); each chunk is a DataFrame with the columns of persons.csv (:data:`COLUMNS`).
     """
     rng = rng_for(seed)
     pools = RegionPools()
-    taken: set[str] = set()
+    taken: set[int] = set()
     n_chunks = max(1, -(-len(dwellings) // chunk_size))
     for i, child in enumerate(rng.spawn(n_chunks)):
         part = dwellings.iloc[i * chunk_size : (i + 1) * chunk_size]
-        yield persons_for(part, areas, child, pools, taken, unlinked_share=unlinked_share)
+        yield persons_for(part, child, pools, taken, unlinked_share=unlinked_share)

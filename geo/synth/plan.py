@@ -73,10 +73,7 @@ class CommunityPlan:
 
     @property
     def dwellings(self) -> int:
-        n = sum(
-            int((c.batch["floors"] * c.batch["units"] * c.batch["per_floor"]).sum())
-            for c in self.compounds
-        )
+        n = sum(int((c.batch["floors"] * c.batch["units"] * c.batch["per_floor"]).sum()) for c in self.compounds)
         for b in self.loose:
             res = np.isin(b["use"], ("residential", "bungalow"))
             n += int((b["floors"] * b["units"] * b["per_floor"])[res].sum())
@@ -107,11 +104,7 @@ def _shop_names(spec: CommunitySpec, rng: np.random.Generator) -> list[str]:
 def _office_campus(rect: Rect, rng: np.random.Generator, name: str) -> dict[str, np.ndarray]:
     """One to three office buildings of one organisation (办公楼, or 1号办公楼, 2号办公楼…)."""
     k = 1 if area(rect) < 9000 else int(rng.integers(1, 4))
-    parts = (
-        split_rect(rect, rng.uniform(0.8, 1.2, k), 0.0, vertical=width(rect) >= height(rect))
-        if k > 1
-        else [rect]
-    )
+    parts = split_rect(rect, rng.uniform(0.8, 1.2, k), 0.0, vertical=width(rect) >= height(rect)) if k > 1 else [rect]
     batches = []
     for j, part in enumerate(parts):
         number = "办公楼" if k == 1 else f"{j + 1}号办公楼"
@@ -242,9 +235,7 @@ def plan_community(
             continue
         bld.number_compound(batch, rng)
         plan.compounds.append(
-            CompoundPlan(
-                used, compound_name(rng, styles[i], used_names, spec.local), styles[i], batch
-            )
+            CompoundPlan(used, compound_name(rng, styles[i], used_names, spec.local), styles[i], batch)
         )
         remaining -= float((batch["floors"] * batch["units"] * batch["per_floor"]).sum())
         if used != parcels[i]:

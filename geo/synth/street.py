@@ -132,7 +132,5 @@ def generate_street(seed: int | np.random.Generator = DEFAULT_SEED) -> Sample:
     area = generate_street_layout(layout_rng)
     names = dict(zip(area.compounds["id"], area.compounds["name"], strict=True))
     dwellings = make_dwellings(area.buildings, names, area_prefixes(), dwell_rng)
-    persons = pd.concat(
-        list(iter_persons(dwellings, people_rng, areas=area_prefixes())), ignore_index=True
-    )
+    persons = pd.concat(list(iter_persons(dwellings, people_rng)), ignore_index=True)
     return Sample(area, dwellings, persons)
