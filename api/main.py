@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 from api.errors import add_exception_handlers
-from api.routes import communities, health, me, ogc, plans, queries, tiles
+from api.routes import communities, health, me, ogc, pages, plans, queries, tiles
 from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.settings import get_db_settings, normalise_url
@@ -44,9 +43,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(plans.router)
     app.include_router(ogc.router)
     app.include_router(tiles.router)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    app.include_router(pages.router)
 
     return app
