@@ -360,15 +360,22 @@ def _improve(
     their neighbourhood (:func:`_lns`), until nothing improves."""
     lns_left = LNS_BUDGET if lns else 0
     for _ in range(rounds):
+        # grids outside the band first, best move each (a re-balance moves nothing else)
+        for _step in range(4 * st.pb.n):
+            if not any(st.best_move(g) for g in _bad_grids(st)[:1]):
+                break
         st.local_search(rng)
         changed = False
         for g in _bad_grids(st):
             if g not in st.W or not st.fixable(g):
                 continue
-            if st.W[g] > st.hi and st.recombine(g, None, rng, trees):
+            if st.best_move(g):
                 changed = True
                 continue
             if st.chain(g):
+                changed = True
+                continue
+            if st.W[g] > st.hi and st.recombine(g, None, rng, trees):
                 changed = True
                 continue
             for h in _grid_neighbours(st, g):

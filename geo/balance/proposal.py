@@ -333,18 +333,17 @@ def propose(
     code, comm = _community_geom(community, community_code, b.crs)
     if b["community_code"].notna().any():
         b = b[b["community_code"].astype(str) == code].reset_index(drop=True)
-    metric = metric_crs(comm.to_crs(b.crs) if comm.crs != b.crs else comm)
-    comm_m = comm.to_crs(metric).iloc[0]
-    bm = b.to_crs(metric)
+    comm = comm.to_crs(b.crs) if comm.crs != b.crs else comm
+    metric = metric_crs(comm)
     cm = None
     if compounds is not None:
-        cgdf = _check_gdf(compounds, "compounds").to_crs(metric)
+        cgdf = _check_gdf(compounds, "compounds").to_crs(b.crs)
         idc = _pick(cgdf.columns, COMPOUND_ID_COLUMNS)
         ids = cgdf[idc].to_numpy() if idc else cgdf.index.to_numpy()
-        cm = gpd.GeoDataFrame({"id": ids}, geometry=cgdf.geometry.to_numpy(), crs=metric)
+        cm = gpd.GeoDataFrame({"id": ids}, geometry=cgdf.geometry.to_numpy(), crs=b.crs)
     dm = None
     if dedicated is not None:
-        dgdf = _check_gdf(dedicated, "dedicated grids").to_crs(metric)
+        dgdf = _check_gdf(dedicated, "dedicated grids").to_crs(b.crs)
         cc = _pick(dgdf.columns, ("community_code",))
         if cc is not None:
             dgdf = dgdf[dgdf[cc].astype(str) == code]
@@ -352,15 +351,45 @@ def propose(
         dm = gpd.GeoDataFrame(
             {"code": dgdf[gc].astype(str).to_numpy() if gc else [""] * len(dgdf)},
             geometry=dgdf.geometry.to_numpy(),
-            crs=metric,
+            crs=b.crs,
         )
-    res = _propose_metric(code, comm_m, bm, cm, dm, _existing_lookup(existing), set(issued_codes or ()), params)
+    src = CRS.from_user_input(b.crs)
+    layout = _project_layout(_layout(code, comm.iloc[0], dm, cm, _grid_size(src)), src, metric)
+    bm = b.to_crs(metric)
+    res = _propose_metric(code, layout, bm, _existing_lookup(existing), set(issued_codes or ()), params)
     grids = gpd.GeoDataFrame(res.grids, geometry=list(res.geoms), crs=metric).to_crs(b.crs)
     assignment = res.assignment
     if "cell" in assignment.columns and len(assignment):
         assignment = assignment.copy()
         assignment["cell"] = gpd.GeoSeries(assignment["cell"].to_numpy(), crs=metric).to_crs(b.crs).to_numpy()
     return Proposal(grids, assignment, pd.DataFrame([res.community]))
+
+
+#: boundaries are densified to this spacing (m) before reprojection, so that an edge that is
+#: straight in the input CRS stays (to well under a millimetre) where it was after the round trip
+DENSIFY_M = 5.0
+
+
+def _grid_size(crs: CRS) -> float:
+    """About 0.01 mm in the units of ``crs`` (overlay precision in the input CRS)."""
+    if crs.is_geographic:
+        return 1e-5 / 111_320.0
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return 1e-5 / (factor or 1.0)
+
+
+def _to_metric(gs: gpd.GeoSeries, metric: CRS) -> gpd.GeoSeries:
+    """Reproject polygons to the metric CRS, densifying them first in their own CRS."""
+    src = CRS.from_user_input(gs.crs)
+    if src == metric:
+        return gs
+    if src.is_geographic:
+        step = DENSIFY_M / 111_320.0
+    else:
+        factor = src.axis_info[0].unit_conversion_factor if src.axis_info else 1.0
+        step = DENSIFY_M / (factor or 1.0)
+    dense = gpd.GeoSeries(shapely.segmentize(gs.to_numpy(), step), index=gs.index, crs=gs.crs)
+    return dense.to_crs(metric)
 
 
 def _empty_grids(crs) -> gpd.GeoDataFrame:
@@ -393,39 +422,127 @@ def _empty_assignment() -> pd.DataFrame:
     )
 
 
-def _propose_metric(
+@dataclass
+class _Layout:
+    """The community cut into regions: compounds (walls) and the rest; dedicated grids left out."""
+
+    domain: BaseGeometry  # community minus dedicated grids
+    dedicated: list[BaseGeometry]
+    dedicated_codes: list[str]
+    regions: list[BaseGeometry]  # compounds (in id order), then the rest of the domain last
+    region_ids: list[object]  # compound ids, None for the rest
+    has_compounds: bool
+
+
+def _layout(
     code: str,
     comm: BaseGeometry,
-    b: gpd.GeoDataFrame,
-    compounds: gpd.GeoDataFrame | None,
     dedicated: gpd.GeoDataFrame | None,
-    existing: dict[tuple[str, str], str],
-    issued: set[str],
-    params: BalanceParams,
-) -> _Result:
-    lo, hi, target = params.min_households, params.max_households, params.target
-    reasons: list[ex.Reason] = []
+    compounds: gpd.GeoDataFrame | None,
+    grid: float = 0.0,
+) -> _Layout:
+    """Overlay community, dedicated grids and compounds (all in one CRS, any CRS).
+
+    Done in the input CRS and only then projected, so that boundaries shared by two layers
+    (a compound wall on the community boundary) stay exactly shared after projection. ``grid``
+    is the precision of the overlays (snap rounding, about 0.01 mm): float noise cannot leave
+    a zero-width corridor between the parts of a community cut by a dedicated grid.
+    """
     comm = polygonal(shapely.make_valid(comm) if not comm.is_valid else comm)
     if comm.is_empty:
         raise InvalidInput(f"community {code} has an empty or invalid boundary")
-
-    # 1. dedicated grids
-    ded_union = shapely.Polygon()
-    reserved: set[str] = set()
+    tiny = 1e-9 * comm.area
     ded_geoms: list[BaseGeometry] = []
     ded_codes: list[str] = []
     if dedicated is not None and len(dedicated):
         for g, c in zip(dedicated.geometry, dedicated["code"], strict=True):
             if g is None or g.is_empty:
                 continue
-            gi = polygonal(shapely.intersection(polygonal(shapely.make_valid(g)), comm))
-            if gi.area > 0:
+            gi = polygonal(shapely.intersection(polygonal(shapely.make_valid(g)), comm, grid_size=grid))
+            if gi.area > tiny:
                 ded_geoms.append(gi)
                 ded_codes.append(c)
-        if ded_geoms:
-            ded_union = shapely.union_all(ded_geoms)
-            reserved = {c for c in ded_codes if c}
-    domain = polygonal(shapely.difference(comm, ded_union)) if not ded_union.is_empty else comm
+    domain = comm
+    if ded_geoms:
+        domain = polygonal(shapely.difference(comm, shapely.union_all(ded_geoms), grid_size=grid))
+    regions: list[BaseGeometry] = []
+    region_ids: list[object] = []
+    rest = domain
+    has = compounds is not None and len(compounds) > 0
+    if has:
+        taken = shapely.Polygon()
+        order = sorted(range(len(compounds)), key=lambda i: str(compounds["id"].iloc[i]))
+        for i in order:
+            g = compounds.geometry.iloc[i]
+            if g is None or g.is_empty:
+                continue
+            gi = polygonal(shapely.intersection(polygonal(shapely.make_valid(g)), domain, grid_size=grid))
+            if not taken.is_empty:
+                gi = polygonal(shapely.difference(gi, taken, grid_size=grid))
+            if gi.area <= tiny:
+                continue
+            regions.append(gi)
+            region_ids.append(compounds["id"].iloc[i])
+            taken = shapely.union(taken, gi, grid_size=grid)
+        if not taken.is_empty:
+            rest = polygonal(shapely.difference(domain, taken, grid_size=grid))
+    regions.append(rest)
+    region_ids.append(None)
+    return _Layout(domain, ded_geoms, ded_codes, regions, region_ids, has)
+
+
+def _project_layout(lay: _Layout, src: CRS, metric: CRS) -> _Layout:
+    def proj(geoms: list[BaseGeometry]) -> list[BaseGeometry]:
+        if not geoms:
+            return []
+        out = _to_metric(gpd.GeoSeries(geoms, crs=src), metric).to_numpy()
+        bad = ~shapely.is_valid(out)
+        if bad.any():
+            out[bad] = [polygonal(shapely.make_valid(g)) for g in out[bad]]
+        return list(out)
+
+    domain = _open(proj([lay.domain])[0])
+    regions = [polygonal(shapely.intersection(_open(r), domain)) for r in proj(lay.regions)]
+    return _Layout(
+        domain,
+        proj(lay.dedicated),
+        list(lay.dedicated_codes),
+        regions,
+        list(lay.region_ids),
+        lay.has_compounds,
+    )
+
+
+#: slivers narrower than twice this (m) are dropped from the community and its regions: a
+#: dedicated grid or compound drawn a hair inside the community boundary must not leave a
+#: corridor that connects what it separates
+SLIVER_M = 0.01
+
+
+def _open(geom: BaseGeometry) -> BaseGeometry:
+    """Morphological opening by :data:`SLIVER_M` (square corners kept), never adding area."""
+    if geom.is_empty:
+        return geom
+    opened = shapely.buffer(shapely.buffer(geom, -SLIVER_M, join_style="mitre"), SLIVER_M, join_style="mitre")
+    return polygonal(shapely.intersection(opened, geom))
+
+
+def _propose_metric(
+    code: str,
+    layout: _Layout,
+    b: gpd.GeoDataFrame,
+    existing: dict[tuple[str, str], str],
+    issued: set[str],
+    params: BalanceParams,
+) -> _Result:
+    lo, hi, target = params.min_households, params.max_households, params.target
+    reasons: list[ex.Reason] = []
+    domain = layout.domain
+    ded_geoms, ded_codes = layout.dedicated, layout.dedicated_codes
+    reserved = {c for c in ded_codes if c}
+    regions, region_cid = list(layout.regions), list(layout.region_ids)
+    outside_region = len(regions) - 1
+    has_compounds = layout.has_compounds
 
     # 2. buildings: footprints, dedicated, outside
     geoms = np.array(b.geometry.to_numpy(), dtype=object)
@@ -464,30 +581,6 @@ def _propose_metric(
             if fp_in[i] is None:
                 note[i] = "outside_community"
 
-    # 3. regions: compounds (walls) and the rest
-    regions: list[BaseGeometry] = []
-    region_cid: list[object] = []
-    if compounds is not None and len(compounds):
-        taken = shapely.Polygon()
-        order = sorted(range(len(compounds)), key=lambda i: str(compounds["id"].iloc[i]))
-        for i in order:
-            g = compounds.geometry.iloc[i]
-            if g is None or g.is_empty:
-                continue
-            gi = polygonal(shapely.intersection(polygonal(shapely.make_valid(g)), domain))
-            if not taken.is_empty:
-                gi = polygonal(shapely.difference(gi, taken))
-            if gi.area <= 1e-6:
-                continue
-            regions.append(gi)
-            region_cid.append(compounds["id"].iloc[i])
-            taken = shapely.union(taken, gi)
-        rest = polygonal(shapely.difference(domain, taken)) if not taken.is_empty else domain
-    else:
-        rest = domain
-    outside_region = len(regions)
-    regions.append(rest)
-    region_cid.append(None)
     ok_rows = [i for i in range(nb) if fp_in[i] is not None]
     region_of = np.full(nb, outside_region, dtype=int)
     if len(regions) > 1 and ok_rows:
@@ -505,7 +598,7 @@ def _propose_metric(
                 if a > 0:
                     region_of[ok_rows[i]] = r
     compound_of = np.array([None] * nb, dtype=object)
-    if compounds is not None and len(compounds):
+    if has_compounds:
         for i in ok_rows:
             compound_of[i] = region_cid[region_of[i]]
     else:

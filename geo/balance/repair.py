@@ -15,8 +15,10 @@ The objective is lexicographic (see :func:`objective_order`):
 ``moved``   households whose grid differs from their existing grid (re-balance only)
 ``kdev``    |number of grids - round(total / target)|
 
-In a new plan compactness ranks before stability (there is nothing to keep); in a re-balance
-stability ranks before compactness so that in-band grids are left alone.
+In a new plan stability does not apply (nothing to keep). In a re-balance, grids in the band
+are to be kept as they are, so stability ranks right after the band: a building only moves
+when that brings some grid closer to the band (or back to its old grid), and among repairs that
+move equally many households, the one keeping compounds whole and grids compact wins.
 
 Two kinds of moves: a single boundary vertex to a neighbouring grid (never breaking contiguity:
 the grid it leaves must stay connected), and a *recombination* of two adjacent grids: their
@@ -41,7 +43,7 @@ COMPONENTS = ("dev", "oob", "split", "compact", "moved", "kdev")
 def objective_order(rebalance: bool) -> tuple[str, ...]:
     """Priority of the objective components."""
     if rebalance:
-        return ("dev", "oob", "split", "moved", "compact", "kdev")
+        return ("dev", "oob", "moved", "split", "compact", "kdev")
     return ("dev", "oob", "split", "compact", "moved", "kdev")
 
 
@@ -360,6 +362,39 @@ class State:
                 break
         return total
 
+    def best_move(self, g: int) -> bool:
+        """Best single move into or out of the out-of-band grid ``g`` (best improvement).
+
+        Every boundary vertex of ``g`` (moving out) and every vertex of a neighbouring grid
+        touching ``g`` (moving in) is evaluated; the move with the best objective is applied when
+        it improves. Unlike :meth:`local_search` (first improvement, in random order), this picks
+        e.g. the smallest building that brings an over-full grid back into the band.
+        """
+        nbrs = self.pb.nbrs
+        lab = self.lab
+        zero = tuple(0 for _ in self.order)
+        best, best_key = None, zero
+        cands: set[int] = set()
+        for v in self.members[g]:
+            for u in nbrs[v]:
+                if lab[u] != g:
+                    cands.add(v)
+                    cands.add(u)
+        for v in sorted(cands):
+            if self.pb.pinned[v]:
+                continue
+            a = lab[v]
+            shared = self.shared_by_label(v)
+            targets = [b for b in shared if b != a] if a == g else [g]
+            for b in sorted(targets):
+                k = self.move_key(v, b, shared)
+                if k < best_key and self.connected_without(a, v):
+                    best, best_key = (v, b), k
+        if best is None:
+            return False
+        self.apply_move(*best)
+        return True
+
     # ---- ejection chains -----------------------------------------------------------------------
     def _neighbour_grids(self, g: int) -> set[int]:
         lab = self.lab
@@ -491,19 +526,28 @@ class State:
             return False
         labels = [g, h if h is not None else self.next_label]
         pos = {v: i for i, v in enumerate(U)}
-        eu, ev, el = [], [], []
+        eu, ev, el, eb = [], [], [], []
+        by_old = self.rebalance and pb.old is not None
         for i, v in enumerate(U):
+            wv = pb.wall[v]
             for u, ln in pb.nbrs[v].items():
                 j = pos.get(u)
                 if j is not None and j > i:
                     eu.append(i)
                     ev.append(j)
                     el.append(ln)
+                    if by_old:
+                        # re-balance: prefer cuts along the old grid boundaries (few moves)
+                        eb.append(pb.old[u] != pb.old[v])
+                    else:
+                        # new plan: prefer cuts along compound walls
+                        eb.append(u in wv or pb.group[u] != pb.group[v])
         eu_a, ev_a, el_a = (
             np.array(eu, dtype=int),
             np.array(ev, dtype=int),
             np.array(el, dtype=float),
         )
+        eb_a = np.array(eb, dtype=float)
         Ua = np.array(U)
         w = pb.weight[Ua].astype(float)
         shU = np.zeros(n)
@@ -568,7 +612,12 @@ class State:
         forest: list[tuple[list[int], list[int]]] = []
         if len(eu) and n >= 2:
             for t in range(trees + 1):
-                keys = -el_a if t == 0 else rng.random(len(eu))
+                if t == 0:
+                    keys = -el_a  # maximum spanning tree by shared boundary: compact pieces
+                elif t % 2:
+                    keys = rng.random(len(eu)) + eb_a  # biased edges last: cuts follow them
+                else:
+                    keys = rng.random(len(eu))
                 parent, order = _spanning_tree(n, eu_a, ev_a, keys)
                 if parent is None:
                     return False

@@ -213,7 +213,7 @@ def corner_compound_community(code: str = "150102001003", crs_out: str = "EPSG:4
             cid2 = None
             b.building(shapely.box(x, y, x + 48, y + 12), 100, 4, 6, cid2)
     outline = shapely.box(X0, Y0, X0 + 480, Y0 + 150)
-    school = shapely.box(X0 + 160, Y0, X0 + 215, Y0 + 150)
+    school = shapely.box(X0 + 160, Y0 - 5, X0 + 215, Y0 + 155)  # drawn over the boundary
     b.building(shapely.box(X0 + 170, Y0 + 40, X0 + 205, Y0 + 100), 0, use="school")
     ded = [{"code": code + "901", "community_code": code, "name": "school", "geometry": school}]
     return _finish(b, outline, crs_out, dedicated=ded)
