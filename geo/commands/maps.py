@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from geo.errors import GeoError
 
-out = Console(width=None if Console().is_terminal else 120)
+console = Console(width=None if Console().is_terminal else 120)
 err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 120)
 
 
@@ -58,7 +58,7 @@ def _render_map(code: str, out_dir: str, role: str, measure: str, basemap: str |
 
 
 def _report(done: int, errors: dict[str, str], out_dir: Path, what: str) -> None:
-    out.print(f"wrote {done} {what} to {out_dir}", highlight=False)
+    console.print(f"wrote {done} {what} to {out_dir}", highlight=False)
     for code, msg in sorted(errors.items()):
         err.print(f"error: {code}: {msg}", highlight=False, soft_wrap=True)
     if errors:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo.crs import STORAGE_CRS
 from geo.errors import InvalidInput, NotFound
-from geo.maps.data import FULL_ROLES, GridMapData, Worker, check_role, prepare
+from geo.maps.data import FULL_ROLES, GridMapData, Worker, check_role, grid_title, prepare
 from geo.maps.plan_map import render_grid_map
 from geo.maps.style import Basemap
 
@@ -103,8 +103,6 @@ def _neighbours(conn: Connection, grid: Any) -> gpd.GeoDataFrame:
         ),
         {"gid": grid.id},
     ).all()
-    from geo.maps.data import grid_title
-
     return gpd.GeoDataFrame(
         {
             "code": [r.code for r in rows],

@@ -270,6 +270,7 @@ def _overlays(data: GridMapData, measure: style.Measure) -> str:
     place = " · ".join(x for x in (data.street_name, data.community_name) if x)
     title = (
         '<div id="gm-title" class="gm-box gm-title">'
+        '<button id="gm-print" class="gm-print" type="button" title="打印以房找人图">打印</button>'
         f'<div class="gm-name">{e(data.name)}</div>'
         f'<div class="gm-code">网格编码 {e(data.code)}{" · " + e(place) if place else ""}</div>'
         f"{worker}"

@@ -147,7 +147,12 @@ _USE_FILL = {"residential": "#f6dcae", "bungalow": "#ead2a4"}
 
 
 def _draw_plan(ax: Any, data: GridMapData, s: float) -> None:
-    frames = gpd.GeoDataFrame(geometry=[data.boundary], crs=data.buildings.crs or STORAGE_CRS)
+    outline = data.boundary
+    if outline is None or outline.is_empty:  # a grid without a polygon: frame its buildings
+        if not len(data.buildings):
+            raise InvalidInput(f"grid {data.code} has neither a boundary nor buildings to draw")
+        outline = shapely.union_all(data.buildings.geometry.values).envelope
+    frames = gpd.GeoDataFrame(geometry=[outline], crs=data.buildings.crs or STORAGE_CRS)
     crs = metric_crs_for(frames)
     boundary = frames.to_crs(crs).geometry.iloc[0]
     buildings = data.buildings.to_crs(crs) if len(data.buildings) else data.buildings

@@ -384,3 +384,15 @@ def test_signboard_finds_a_cjk_font_and_checks_its_inputs(tmp_path: Path) -> Non
         render_signboard(d, "https://x.cn", size="A5", pdf=tmp_path / "x.pdf")
     with pytest.raises(InvalidInput):
         render_signboard(d, "gridmap.local", size="A4", pdf=tmp_path / "x.pdf")
+
+
+def test_a_grid_without_a_polygon_still_draws(tmp_path: Path) -> None:
+    from geo.maps.signboard import render_signboard
+
+    f = frames()
+    f["boundary"] = None
+    d = prepare(role="worker", **f)
+    page = render_grid_map(d)
+    assert embedded(page)["boundary"] is None and "1号楼" in page
+    sb = render_signboard(d, "https://x.cn", size="A4", png=tmp_path / "s.png")
+    assert sb.png.exists() and sb.pdf is None

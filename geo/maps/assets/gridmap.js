@@ -82,7 +82,10 @@
     }).addTo(map);
     var titleBox = document.getElementById("gm-title");
     var top = titleBox ? Math.min(titleBox.offsetHeight + 20, container.clientHeight / 3) : 20;
-    map.fitBounds(boundary.getBounds(), { paddingTopLeft: [20, top], paddingBottomRight: [20, 20] });
+    var extent = boundary.getBounds().isValid() ? boundary.getBounds() : buildingLayer.getBounds();
+    if (extent.isValid()) {
+      map.fitBounds(extent, { paddingTopLeft: [20, top], paddingBottomRight: [20, 20] });
+    }
     labels.sort(function (a, b) { return b.rank - a.rank; });
     function declutter() {
       var els = labels.map(function (l) { return l.t.getElement(); });
@@ -102,6 +105,8 @@
     L.control.scale({ imperial: false, metric: true, maxWidth: 160, position: "bottomleft" }).addTo(map);
 
     // -- overlays (title, north arrow, legend and search are in the page; moved onto the map) -----
+    var printButton = document.getElementById("gm-print");
+    if (printButton) printButton.addEventListener("click", function () { window.print(); });
     ["gm-title", "gm-north", "gm-legend", "gm-search"].forEach(function (id) {
       var node = document.getElementById(id);
       if (node) {
