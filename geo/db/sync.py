@@ -1,0 +1,1132 @@
+"""The public-security sync in the database: batches in crash-safe chunks, set-based merge, review
+queue, change feed, link rates.
+
+A batch is applied chunk by chunk (``chunk_size`` records, fixed per batch). Each chunk is one
+transaction: COPY into a temporary staging table, a set-based merge (:file:`sql/sync_*.sql`), its
+rejects, review entries and history, and the batch's checkpoint (records done, byte offset,
+counters). A run killed at any point leaves the database at a chunk boundary; running the same
+file again resumes after the last committed chunk and ends in the state an uninterrupted run
+reaches (the merge is idempotent anyway: a re-applied record is ``same``). Only one process
+works on a batch at a time (a session advisory lock on the batch id).
+
+Chunks are prepared (parsed, validated, matched, hashed and encrypted) by :func:`geo.sync.
+prepare_chunk`; for large batches in a pool of worker processes while this process merges the
+previous chunk, so Python and PostgreSQL work at the same time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import io
+import json
+import multiprocessing as mp
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from geo import sync
+from geo.db.copy import sql
+from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from geo.matching import DwellingIndex
+from geo.people import RowReject
+from geo.privacy import PersonKeys, get_person_keys
+
+#: records per chunk (one transaction each)
+CHUNK_SIZE = 50_000
+#: batches larger than this (bytes) load every dwelling into the matcher and use worker processes
+FULL_INDEX_BYTES = 16 << 20
+#: events per page of the change feed
+FEED_LIMIT = 1000
+#: the advisory-lock key that orders change-feed events (any constant shared by all writers)
+FEED_LOCK = 0x5359_4E43_4556  # "SYNCEV"
+#: roles that may see full ID numbers in the feed (geo.db.users.FULL_ID_ROLES)
+FULL_ID_ROLES = ("admin", "sync")
+
+ACCEPTED = ("insert", "update", "delete", "tombstone")
+UNCHANGED = ("touch", "same", "stale")
+MERGE_REJECTED = {"conflict": "version_conflict", "unknown": "person_unknown"}
+
+Progress = Callable[[int, int | None, str], None]
+
+
+def _no_progress(_done: int, _total: int | None, _msg: str) -> None:
+    return None
+
+
+# -- the matcher's index -------------------------------------------------------------------------
+def _copy_out(conn: Connection, query: str) -> pd.DataFrame:
+    """A query's rows through COPY (fast for millions of rows); every column as text."""
+    buf = io.BytesIO()
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
+    buf.seek(0)
+    return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def _dwelling_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["id"] = frame["id"].astype("int64")
+    frame["building_id"] = frame["building_id"].astype("int64")
+    return frame
+
+
+def load_index(conn: Connection, *, complete: bool) -> DwellingIndex:
+    """The matcher's index: areas, compounds and buildings; every dwelling when ``complete``, else
+    dwellings are loaded building by building as addresses need them."""
+    areas = _copy_out(conn, sql("sync_index_areas"))
+    compounds = _copy_out(conn, "SELECT id, name, community_code FROM compound")
+    compounds["id"] = compounds["id"].astype("int64")
+    buildings = _copy_out(conn, sql("sync_index_buildings"))
+    buildings["id"] = buildings["id"].astype("int64")
+    buildings["compound_id"] = pd.to_numeric(buildings["compound_id"]).astype("Int64")
+    buildings["units"] = pd.to_numeric(buildings["units"]).fillna(1).astype("int64")
+    index = DwellingIndex(areas, compounds, buildings)
+    if complete:
+        index.add_dwellings(
+            _dwelling_frame(_copy_out(conn, "SELECT id, building_id, unit, room, address FROM dwelling")),
+            complete=True,
+        )
+    return index
+
+
+def _lazy_loader(engine: Engine) -> Callable[[list[int]], pd.DataFrame]:
+    def load(building_ids: list[int]) -> pd.DataFrame:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT id, building_id, unit, room FROM dwelling WHERE building_id = ANY(:b)"),
+                {"b": building_ids},
+            ).all()
+        return pd.DataFrame(rows, columns=["id", "building_id", "unit", "room"]).astype(
+            {"id": "int64", "building_id": "int64"}
+        )
+
+    return load
+
+
+# -- batches ------------------------------------------------------------------------------------
+@dataclass
+class BatchRow:
+    id: uuid.UUID
+    status: str
+    chunk_size: int
+    checkpoint: int
+    offset_bytes: int
+    received_at: dt.datetime
+    sha256: str | None
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _lock_key(batch_id: uuid.UUID) -> int:
+    return int.from_bytes(batch_id.bytes[:8], "big", signed=True)
+
+
+def register_batch(
+    engine: Engine,
+    header: sync.BatchHeader,
+    *,
+    sha256: str,
+    size: int,
+    chunk_size: int = CHUNK_SIZE,
+    path: str | None = None,
+) -> BatchRow:
+    """Create the batch's row, or return the existing one (same content required)."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT id, status, chunk_size, checkpoint, offset_bytes, received_at, sha256 "
+                "FROM sync_batch WHERE id = :id FOR UPDATE"
+            ),
+            {"id": header.batch_id},
+        ).first()
+        if row is None:
+            row = conn.execute(
+                sa.text(
+                    "INSERT INTO sync_batch (id, source, kind, produced_at, format, encoding, "
+                    "sha256, size_bytes, chunk_size, path, status) "
+                    "VALUES (:id, :source, :kind, :produced, :format, :encoding, :sha, :size, "
+                    ":chunk, :path, 'received') "
+                    "RETURNING id, status, chunk_size, checkpoint, offset_bytes, received_at, sha256"
+                ),
+                {
+                    "id": header.batch_id,
+                    "source": header.source,
+                    "kind": header.kind,
+                    "produced": header.produced_at,
+                    "format": header.format,
+                    "encoding": header.encoding,
+                    "sha": sha256,
+                    "size": size,
+                    "chunk": chunk_size,
+                    "path": path,
+                },
+            ).one()
+        elif row.sha256 and row.sha256 != sha256:
+            raise Conflict(
+                f"batch {header.batch_id} was received before with other content; a changed batch needs a new batch_id"
+            )
+        elif path is not None:
+            conn.execute(
+                sa.text("UPDATE sync_batch SET path = :p WHERE id = :id"),
+                {"p": path, "id": header.batch_id},
+            )
+    return BatchRow(
+        uuid.UUID(str(row.id)),
+        row.status,
+        int(row.chunk_size or chunk_size),
+        int(row.checkpoint),
+        int(row.offset_bytes),
+        row.received_at,
+        row.sha256,
+    )
+
+
+# -- applying one chunk -------------------------------------------------------------------------
+_RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock
+
+
+def _apply_chunk(engine: Engine, batch: BatchRow, prep: sync.Prepared) -> dict[str, int]:
+    for attempt in range(4):
+        try:
+            with engine.begin() as conn:
+                return _apply_chunk_tx(conn, batch, prep)
+        except sa.exc.DBAPIError as exc:
+            code = getattr(exc.orig, "pgcode", None)
+            if code not in _RETRYABLE or attempt == 3:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> dict[str, int]:
+    # the link-count triggers keep this batch's changes apart (before = after - delta)
+    conn.execute(sa.text("SELECT set_config('gridmap.sync_batch', :b, true)"), {"b": str(batch.id)})
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cur.execute(sql("sync_stage"))
+    counts: Counter[str] = Counter()
+    if prep.staged:
+        cur.copy_expert(
+            f"COPY sync_stage ({', '.join(sync.STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+            io.BytesIO(prep.stage_csv.encode("utf-8")),
+        )
+        if prep.staged >= 5000:
+            cur.execute("ANALYZE sync_stage")
+        params = {"batch": batch.id, "received": batch.received_at}
+        for rnd in range(1, prep.rounds + 1):
+            conn.execute(sa.text("DROP TABLE IF EXISTS sync_plan"))
+            conn.execute(sa.text(sql("sync_plan")), {"rnd": rnd})
+            for name in ("sync_insert", "sync_history", "sync_update", "sync_delete", "sync_review"):
+                conn.execute(sa.text(sql(name)), params)
+            conn.execute(sa.text(sql("sync_plan_rejects")), params)
+            for r in conn.execute(sa.text(sql("sync_plan_counts"))):
+                counts[f"action_{r.action}"] += int(r.n)
+                counts["review_opened"] += int(r.reviews)
+                counts["linked"] += int(r.linked)
+                counts["moved"] += int(r.moved)
+    if prep.rejects:
+        _store_rejects(conn, batch.id, prep.rejects)
+    accepted = sum(counts[f"action_{a}"] for a in ACCEPTED)
+    unchanged = sum(counts[f"action_{a}"] for a in UNCHANGED)
+    rejected = len(prep.rejects) + sum(counts[f"action_{a}"] for a in MERGE_REJECTED)
+    for action, reason in MERGE_REJECTED.items():
+        if counts[f"action_{action}"]:
+            counts[f"reject_{reason}"] += counts[f"action_{action}"]
+    tallies = Counter(prep.tallies) + counts
+    assert accepted + unchanged + rejected == prep.received, (accepted, unchanged, rejected, prep)
+    conn.execute(
+        sa.text(
+            """
+            UPDATE sync_batch SET
+                checkpoint = :checkpoint, offset_bytes = :offset,
+                received = received + :received, accepted = accepted + :accepted,
+                rejected = rejected + :rejected, unchanged = unchanged + :unchanged,
+                tallies = (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM (
+                    SELECT k, sum(v::bigint) AS v FROM (
+                        SELECT key AS k, value AS v FROM jsonb_each_text(tallies)
+                        UNION ALL
+                        SELECT key, value FROM jsonb_each_text(CAST(:tallies AS jsonb))) x
+                    GROUP BY k) y)
+            WHERE id = :id AND checkpoint = :before
+            """
+        ),
+        {
+            "checkpoint": prep.first_no - 1 + prep.received,
+            "offset": prep.end,
+            "received": prep.received,
+            "accepted": accepted,
+            "rejected": rejected,
+            "unchanged": unchanged,
+            "tallies": json.dumps(dict(tallies)),
+            "id": batch.id,
+            "before": prep.first_no - 1,
+        },
+    )
+    return {
+        "received": prep.received,
+        "accepted": accepted,
+        "rejected": rejected,
+        "unchanged": unchanged,
+    }
+
+
+def _store_rejects(conn: Connection, batch_id: uuid.UUID, rejects: list[RowReject]) -> None:
+    buf = io.StringIO()
+    import csv
+
+    w = csv.writer(buf, lineterminator="\n")
+    for r in rejects:
+        w.writerow(
+            (
+                str(batch_id),
+                r.line_no,
+                r.reason,
+                r.detail,
+                json.dumps({"id_masked": r.record_id}, ensure_ascii=False),
+            )
+        )
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cur.copy_expert(
+        "COPY sync_reject (batch_id, line_no, reason, detail, record) FROM STDIN WITH (FORMAT csv)",
+        io.BytesIO(buf.getvalue().encode("utf-8")),
+    )
+
+
+# -- running a batch ----------------------------------------------------------------------------
+_WORKER_CTX: sync.Context | None = None
+
+
+def _init_worker(header: sync.BatchHeader, keys: PersonKeys, index: DwellingIndex, today: dt.date) -> None:
+    global _WORKER_CTX
+    _WORKER_CTX = sync.Context(header, sync.Encoder(keys), index, today)
+
+
+def _prepare_in_worker(chunk: sync.Chunk) -> sync.Prepared:
+    assert _WORKER_CTX is not None
+    return sync.prepare_chunk(_WORKER_CTX, chunk)
+
+
+def _prepared_stream(
+    chunks: Iterator[sync.Chunk],
+    ctx: sync.Context,
+    workers: int,
+) -> Iterator[sync.Prepared]:
+    """Prepared chunks in order; with ``workers`` > 0 prepared ahead in worker processes."""
+    if workers <= 0:
+        for ch in chunks:
+            yield sync.prepare_chunk(ctx, ch)
+        return
+    # fork shares the (large) index without pickling it; with other threads running (the API
+    # server) forking is unsafe, so forkserver sends it to each worker once instead
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    with cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context(method),
+        initializer=_init_worker,
+        initargs=(ctx.header, ctx.encoder.keys, ctx.index, ctx.today),
+    ) as pool:
+        pending: list[cf.Future[sync.Prepared]] = []
+        for ch in chunks:
+            pending.append(pool.submit(_prepare_in_worker, ch))
+            if len(pending) > workers:
+                yield pending.pop(0).result()
+        for f in pending:
+            yield f.result()
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 2))
+
+
+def push(
+    engine: Engine,
+    path: str | Path,
+    *,
+    keys: PersonKeys | None = None,
+    progress: Progress = _no_progress,
+    workers: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    today: dt.date | None = None,
+    full_index: bool | None = None,
+    stop_after: int | None = None,
+) -> dict[str, object]:
+    """Apply a batch file (or resume it); returns its report (see :func:`batch_report`).
+
+    ``workers`` worker processes prepare chunks (default: one per CPU for large batches, none
+    for small ones). ``stop_after`` stops after that many chunks (tests of resumption).
+    """
+    p = Path(path)
+    header = sync.read_header(p)
+    size = p.stat().st_size
+    sha = file_sha256(p)
+    keys = keys or get_person_keys()
+    today = today or dt.date.today()
+    lock = engine.connect()
+    try:
+        got = lock.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(header.batch_id)}).scalar_one()
+        lock.commit()
+        if not got:
+            raise Conflict(f"batch {header.batch_id} is being applied by another process")
+        batch = register_batch(engine, header, sha256=sha, size=size, chunk_size=chunk_size)
+        if batch.status == "done":
+            progress(0, 0, "batch already applied; nothing to do")
+            return batch_report(engine, batch.id)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE sync_batch SET status = 'running', error = NULL, "
+                    "started_at = coalesce(started_at, now()) WHERE id = :id"
+                ),
+                {"id": batch.id},
+            )
+        try:
+            _run(engine, p, header, batch, keys, progress, workers, today, full_index, stop_after)
+        except BaseException as exc:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text("UPDATE sync_batch SET status = 'failed', error = :e WHERE id = :id"),
+                    {"e": f"{type(exc).__name__}: {exc}"[:500], "id": batch.id},
+                )
+            raise
+        return batch_report(engine, batch.id)
+    finally:
+        try:
+            lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(header.batch_id)})
+            lock.commit()
+        finally:
+            lock.close()
+
+
+def _run(
+    engine: Engine,
+    path: Path,
+    header: sync.BatchHeader,
+    batch: BatchRow,
+    keys: PersonKeys,
+    progress: Progress,
+    workers: int | None,
+    today: dt.date,
+    full_index: bool | None,
+    stop_after: int | None,
+) -> None:
+    size = path.stat().st_size
+    remaining = size - (batch.offset_bytes or header.data_offset)
+    complete = full_index if full_index is not None else remaining > FULL_INDEX_BYTES
+    if workers is None:
+        workers = default_workers() if complete else 0
+    progress(batch.checkpoint, None, "loading the dwelling index")
+    with engine.connect() as conn:
+        index = load_index(conn, complete=complete)
+    if not complete:
+        index.loader = _lazy_loader(engine)
+    ctx = sync.Context(header, sync.Encoder(keys), index, today)
+    start = batch.offset_bytes if batch.checkpoint else None
+    chunks = sync.iter_chunks(
+        path,
+        header,
+        chunk_size=batch.chunk_size,
+        start_offset=start,
+        start_no=batch.checkpoint + 1,
+    )
+    est_total = None
+    done = batch.checkpoint
+    if done:
+        progress(done, None, f"resuming after record {done:,}")
+    # a rough total for the progress bar: bytes left / bytes per record so far
+    n = 0
+    for prep in _prepared_stream(chunks, ctx, workers):
+        _apply_chunk(engine, batch, prep)
+        batch.checkpoint = prep.first_no - 1 + prep.received
+        done = batch.checkpoint
+        est_total = max(done, int(done * size / max(prep.end, 1)))
+        progress(done, est_total, f"{done:,} records applied")
+        n += 1
+        if stop_after is not None and n >= stop_after:
+            return
+    _finish(engine, batch.id)
+    progress(done, done, "done")
+
+
+def _finish(engine: Engine, batch_id: uuid.UUID) -> None:
+    with engine.begin() as conn:
+        report = _link_report(conn, batch_id)
+        conn.execute(
+            sa.text(
+                "UPDATE sync_batch SET status = 'done', finished_at = now(), report = CAST(:r AS jsonb) WHERE id = :id"
+            ),
+            {"r": json.dumps(report, ensure_ascii=False), "id": batch_id},
+        )
+
+
+# -- reports ------------------------------------------------------------------------------------
+def _rates(conn: Connection, source: str, codes: list[str], params: dict) -> dict:
+    out: dict[str, dict[str, tuple[int, int]]] = {"community": {}, "grid": {}, "street": {}}
+    if not codes:
+        return out
+    q = sql("sync_link_rates").replace("{source}", source)
+    for r in conn.execute(sa.text(q), {"codes": codes, **params}):
+        out[r.level][r.code] = (int(r.persons), int(r.linked))
+    return out
+
+
+def _rate(persons: int, linked: int) -> float | None:
+    return round(linked / persons, 6) if persons else None
+
+
+def _link_report(conn: Connection, batch_id: uuid.UUID) -> dict[str, object]:
+    """Link rates before and after the batch, per grid, community and street it touched."""
+    touched = [
+        r[0]
+        for r in conn.execute(
+            sa.text("SELECT DISTINCT community_code FROM sync_link_delta WHERE batch_id = :b AND community_code <> ''"),
+            {"b": batch_id},
+        )
+    ]
+    streets = sorted(
+        {
+            r[0]
+            for r in conn.execute(sa.text("SELECT parent_code FROM admin_area WHERE code = ANY(:c)"), {"c": touched})
+            if r[0]
+        }
+    )
+    scope = sorted(
+        set(touched)
+        | {
+            r[0]
+            for r in conn.execute(sa.text("SELECT code FROM admin_area WHERE parent_code = ANY(:s)"), {"s": streets})
+        }
+    )
+    after = _rates(conn, "link_count", scope, {})
+    delta = _rates(
+        conn,
+        "(SELECT * FROM sync_link_delta WHERE batch_id = :b)",
+        scope,
+        {"b": batch_id},
+    )
+    names = dict(
+        conn.execute(
+            sa.text("SELECT code, name FROM admin_area WHERE code = ANY(:c)"),
+            {"c": scope + streets},
+        ).all()
+    )
+    grid_names = dict(
+        conn.execute(
+            sa.text(
+                "SELECT g.code, g.name FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
+                "WHERE p.status = 'active' AND g.code = ANY(:c)"
+            ),
+            {"c": list(after["grid"])},
+        ).all()
+    )
+    touched_grids = {g for g, (dp, dl) in delta["grid"].items() if dp or dl}
+
+    def rows(level: str, keep: set[str] | None, nm: dict[str, str]) -> list[dict[str, object]]:
+        out = []
+        for code in sorted(after[level]):
+            if keep is not None and code not in keep:
+                continue
+            pa, la = after[level][code]
+            dp, dl = delta[level].get(code, (0, 0))
+            pb, lb = pa - dp, la - dl
+            out.append(
+                {
+                    "code": code,
+                    "name": nm.get(code),
+                    "before": {"persons": pb, "linked": lb, "rate": _rate(pb, lb)},
+                    "after": {"persons": pa, "linked": la, "rate": _rate(pa, la)},
+                }
+            )
+        return out
+
+    total_after = conn.execute(
+        sa.text("SELECT coalesce(sum(persons), 0), coalesce(sum(linked), 0) FROM link_count")
+    ).one()
+    total_delta = conn.execute(
+        sa.text("SELECT coalesce(sum(persons), 0), coalesce(sum(linked), 0) FROM sync_link_delta WHERE batch_id = :b"),
+        {"b": batch_id},
+    ).one()
+    pa, la = int(total_after[0]), int(total_after[1])
+    pb, lb = pa - int(total_delta[0]), la - int(total_delta[1])
+    return {
+        "link_rate": {
+            "all": {
+                "before": {"persons": pb, "linked": lb, "rate": _rate(pb, lb)},
+                "after": {"persons": pa, "linked": la, "rate": _rate(pa, la)},
+            },
+            "streets": rows("street", set(streets), names),
+            "communities": rows("community", set(touched), names),
+            "grids": rows("grid", touched_grids, grid_names),
+            "note": "before = after - this batch's change; grids of active plans only",
+        }
+    }
+
+
+def batch_report(engine: Engine, batch_id: uuid.UUID | str) -> dict[str, object]:
+    """Status, progress and report of a batch: received = accepted + rejected + unchanged."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT * FROM sync_batch WHERE id = CAST(:id AS uuid)"), {"id": str(batch_id)}
+        ).first()
+        if row is None:
+            raise NotFound(f"no sync batch {batch_id}")
+        by_reason = dict(
+            conn.execute(
+                sa.text("SELECT reason, count(*) FROM sync_reject WHERE batch_id = :b GROUP BY reason ORDER BY reason"),
+                {"b": row.id},
+            ).all()
+        )
+        sample = [
+            {
+                "line_no": r.line_no,
+                "id_masked": (r.record or {}).get("id_masked"),
+                "reason": r.reason,
+                "detail": r.detail,
+            }
+            for r in conn.execute(
+                sa.text(
+                    "SELECT line_no, reason, detail, record FROM sync_reject WHERE batch_id = :b "
+                    "ORDER BY line_no LIMIT 50"
+                ),
+                {"b": row.id},
+            )
+        ]
+        open_reviews = conn.execute(
+            sa.text("SELECT count(*) FROM sync_review WHERE batch_id = :b AND status = 'open'"),
+            {"b": row.id},
+        ).scalar_one()
+    t = row.tallies or {}
+    matching = {k.removeprefix("match_"): int(v) for k, v in sorted(t.items()) if k.startswith("match_")}
+    actions = {k.removeprefix("action_"): int(v) for k, v in sorted(t.items()) if k.startswith("action_")}
+    return {
+        "batch_id": str(row.id),
+        "source": row.source,
+        "kind": row.kind,
+        "produced_at": row.produced_at.isoformat() if row.produced_at else None,
+        "received_at": row.received_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "status": row.status,
+        "error": row.error,
+        "progress": {
+            "records": int(row.checkpoint),
+            "bytes": int(row.offset_bytes),
+            "size_bytes": int(row.size_bytes) if row.size_bytes else None,
+        },
+        "received": int(row.received),
+        "accepted": int(row.accepted),
+        "rejected": int(row.rejected),
+        "unchanged": int(row.unchanged),
+        "balanced": int(row.received) == int(row.accepted + row.rejected + row.unchanged),
+        "actions": actions,
+        "rejected_by_reason": by_reason,
+        "rejects": sample,
+        "matching": matching,
+        "legacy_upgraded": int(t.get("legacy_upgraded", 0)),
+        "review_opened": int(t.get("review_opened", 0)),
+        "review_open": int(open_reviews),
+        "moved": int(t.get("moved", 0)),
+        **(row.report or {}),
+    }
+
+
+def link_rates(engine: Engine, code: str) -> dict[str, object]:
+    """人房关联完善率 of an area (12-digit division code, or a 15-digit grid code) and its parts."""
+    with engine.connect() as conn:
+        if len(code) == 15 and code.isdigit():
+            comm = code[:12]
+            r = _rates(conn, "link_count", [comm], {})
+            p, linked = r["grid"].get(code, (0, 0))
+            return {
+                "code": code,
+                "level": "grid",
+                "persons": p,
+                "linked": linked,
+                "rate": _rate(p, linked),
+                "parts": [],
+            }
+        row = conn.execute(sa.text("SELECT code, name, level FROM admin_area WHERE code = :c"), {"c": code}).first()
+        if row is None:
+            raise NotFound(f"no division {code}")
+        comms = [
+            r[0]
+            for r in conn.execute(
+                sa.text(
+                    """
+                    WITH RECURSIVE d AS (
+                        SELECT code, level FROM admin_area WHERE code = :c
+                        UNION ALL
+                        SELECT a.code, a.level FROM admin_area a JOIN d ON a.parent_code = d.code
+                    )
+                    SELECT code FROM d WHERE level = 'village'
+                    """
+                ),
+                {"c": code},
+            )
+        ]
+        r = _rates(conn, "link_count", comms, {})
+        total_p = sum(v[0] for v in r["community"].values())
+        total_l = sum(v[1] for v in r["community"].values())
+        if row.level == "village":
+            parts = [(g, "grid", v) for g, v in sorted(r["grid"].items())]
+        else:
+            child = conn.execute(
+                sa.text(
+                    """
+                    WITH RECURSIVE d AS (
+                        SELECT code, parent_code, code AS top FROM admin_area WHERE parent_code = :c
+                        UNION ALL
+                        SELECT a.code, a.parent_code, d.top FROM admin_area a
+                        JOIN d ON a.parent_code = d.code
+                    )
+                    SELECT code, top FROM d WHERE code = ANY(:comms)
+                    """
+                ),
+                {"c": code, "comms": comms},
+            ).all()
+            top_of = dict(child)
+            agg: dict[str, list[int]] = {}
+            for comm, (p, linked) in r["community"].items():
+                top = top_of.get(comm, comm)
+                a = agg.setdefault(top, [0, 0])
+                a[0] += p
+                a[1] += linked
+            parts = [(c, None, (v[0], v[1])) for c, v in sorted(agg.items())]
+        names = dict(
+            conn.execute(
+                sa.text("SELECT code, name FROM admin_area WHERE code = ANY(:c)"),
+                {"c": [c for c, _, _ in parts]},
+            ).all()
+        )
+        return {
+            "code": code,
+            "name": row.name,
+            "level": row.level,
+            "persons": total_p,
+            "linked": total_l,
+            "rate": _rate(total_p, total_l),
+            "parts": [
+                {
+                    "code": c,
+                    "name": names.get(c),
+                    "persons": v[0],
+                    "linked": v[1],
+                    "rate": _rate(v[0], v[1]),
+                }
+                for c, _, v in parts
+            ],
+        }
+
+
+# -- the review queue and grid workers' changes -------------------------------------------------
+def _check_scope(conn: Connection, user: object | None, dwelling_id: int | None) -> None:
+    """A worker may only act on dwellings of their grids; planners/viewers in their areas."""
+    if user is None or getattr(user, "role", None) in ("admin", "sync"):
+        return
+    scopes = tuple(getattr(user, "scopes", ()) or ())
+    if dwelling_id is None:
+        return
+    row = conn.execute(
+        sa.text(
+            """
+            SELECT b.community_code, a.parent_code AS street,
+                   array(SELECT g.code FROM grid_assignment ga
+                         JOIN grid_plan p ON p.id = ga.plan_id AND p.status = 'active'
+                         JOIN grid g ON g.id = ga.grid_id
+                         WHERE ga.building_id = b.id
+                           AND grid_part_has_unit(ga.part, coalesce(d.unit, 0))) AS grids
+            FROM dwelling d JOIN building b ON b.id = d.building_id
+            JOIN admin_area a ON a.code = b.community_code
+            WHERE d.id = :d
+            """
+        ),
+        {"d": dwelling_id},
+    ).first()
+    if row is None:
+        raise NotFound(f"no dwelling {dwelling_id}")
+    allowed = set(row.grids or ()) | {row.community_code, row.street}
+    if not scopes or not allowed & set(scopes):
+        raise PermissionDenied(f"dwelling {dwelling_id} is outside your grids or areas")
+
+
+def _emit(
+    conn: Connection,
+    kind: str,
+    person_id: int,
+    dwelling_id: int | None,
+    old_dwelling_id: int | None,
+    user: object | None,
+    detail: dict[str, object],
+) -> int:
+    """Append a change-feed event in the caller's transaction, numbered in commit order."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+    return int(
+        conn.execute(
+            sa.text(
+                """
+                INSERT INTO sync_event (kind, person_id, id_hash, id_cipher, id_masked, dwelling_id,
+                                        old_dwelling_id, detail, user_id, user_name)
+                SELECT :kind, p.id, p.id_hash, p.id_cipher, p.id_masked, :d, :old,
+                       CAST(:detail AS jsonb), :uid, :uname
+                FROM person p WHERE p.id = :p
+                RETURNING id
+                """
+            ),
+            {
+                "kind": kind,
+                "p": person_id,
+                "d": dwelling_id,
+                "old": old_dwelling_id,
+                "detail": json.dumps(detail, ensure_ascii=False, default=str),
+                "uid": getattr(user, "id", None),
+                "uname": getattr(user, "name", None),
+            },
+        ).scalar_one()
+    )
+
+
+def _relink(
+    conn: Connection,
+    person_id: int,
+    dwelling_id: int | None,
+    *,
+    reason: str,
+    user: object | None,
+    status: str = "active",
+) -> int | None:
+    """Point a person at a dwelling (or none), keeping the old stay in the history; returns the
+    old dwelling."""
+    row = conn.execute(
+        sa.text("SELECT dwelling_id, dwelling_since, status FROM person WHERE id = :p FOR UPDATE"),
+        {"p": person_id},
+    ).first()
+    if row is None:
+        raise NotFound(f"no person {person_id}")
+    if row.dwelling_id is not None and row.dwelling_id != dwelling_id:
+        conn.execute(
+            sa.text(
+                "INSERT INTO residence_history (person_id, dwelling_id, moved_in_at, moved_out_at, "
+                "to_dwelling_id, out_reason, by_user) VALUES (:p, :d, :since, now(), :to, :r, :u)"
+            ),
+            {
+                "p": person_id,
+                "d": row.dwelling_id,
+                "since": row.dwelling_since,
+                "to": dwelling_id,
+                "r": reason,
+                "u": getattr(user, "name", None),
+            },
+        )
+    conn.execute(
+        sa.text(
+            """
+            UPDATE person p SET dwelling_id = :d, status = :s,
+                dwelling_since = CASE WHEN p.dwelling_id IS NOT DISTINCT FROM :d THEN p.dwelling_since
+                                      WHEN :d IS NULL THEN NULL ELSE now() END,
+                addr_community = coalesce((SELECT b.community_code FROM dwelling d
+                                           JOIN building b ON b.id = d.building_id WHERE d.id = :d),
+                                          p.addr_community),
+                addr_building = coalesce((SELECT building_id FROM dwelling WHERE id = :d), p.addr_building),
+                version = p.version + 1, updated_at = now()
+            WHERE p.id = :p
+            """
+        ),
+        {"d": dwelling_id, "s": status, "p": person_id},
+    )
+    return row.dwelling_id
+
+
+def list_reviews(
+    engine: Engine,
+    *,
+    status: str = "open",
+    community: str | None = None,
+    batch_id: str | None = None,
+    limit: int = 100,
+    after_id: int = 0,
+    user: object | None = None,
+) -> list[dict[str, object]]:
+    """Review entries with their candidates' addresses (masked IDs and names)."""
+    scopes = tuple(getattr(user, "scopes", ()) or ()) if user is not None else ()
+    restrict = user is not None and getattr(user, "role", None) not in ("admin", "sync")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                """
+                SELECT r.id, r.batch_id, r.line_no, r.reason, r.address, r.candidates, r.status,
+                       r.community_code, r.building_id, r.created_at, r.dwelling_id,
+                       p.id_masked, p.name
+                FROM sync_review r JOIN person p ON p.id = r.person_id
+                WHERE r.status = :status AND r.id > :after
+                  AND (CAST(:comm AS text) IS NULL OR r.community_code = :comm)
+                  AND (CAST(:batch AS text) IS NULL OR r.batch_id = CAST(:batch AS uuid))
+                  AND (NOT :restrict OR r.community_code = ANY (CAST(:scopes AS text[]))
+                       OR left(r.community_code, 9) || '000' = ANY (CAST(:scopes AS text[]))
+                       OR EXISTS (SELECT 1 FROM grid_assignment ga
+                                  JOIN grid_plan gp ON gp.id = ga.plan_id AND gp.status = 'active'
+                                  JOIN grid g ON g.id = ga.grid_id
+                                  WHERE ga.building_id = r.building_id
+                                    AND g.code = ANY (CAST(:scopes AS text[]))))
+                ORDER BY r.id LIMIT :limit
+                """
+            ),
+            {
+                "status": status,
+                "after": after_id,
+                "comm": community,
+                "batch": batch_id,
+                "restrict": restrict,
+                "scopes": list(scopes),
+                "limit": limit,
+            },
+        ).all()
+        cand_ids = sorted({int(c["dwelling_id"]) for r in rows for c in (r.candidates or [])})
+        addresses = dict(
+            conn.execute(
+                sa.text(
+                    """
+                    SELECT d.id, coalesce(d.address, concat_ws(' ', b.number, d.unit || '单元', d.room || '室'))
+                    FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(:ids)
+                    """
+                ),
+                {"ids": cand_ids},
+            ).all()
+        )
+    from geo.ids import mask_name
+
+    return [
+        {
+            "id": r.id,
+            "batch_id": str(r.batch_id) if r.batch_id else None,
+            "line_no": r.line_no,
+            "reason": r.reason,
+            "status": r.status,
+            "person": {"id_masked": r.id_masked, "name": mask_name(r.name)},
+            "address": r.address,
+            "community_code": r.community_code,
+            "building_id": r.building_id,
+            "created_at": r.created_at.isoformat(),
+            "candidates": [{**c, "address": addresses.get(int(c["dwelling_id"]))} for c in (r.candidates or [])],
+        }
+        for r in rows
+    ]
+
+
+def confirm_review(
+    engine: Engine,
+    review_id: int,
+    dwelling_id: int,
+    *,
+    user: object | None = None,
+    client: str | None = None,
+) -> dict[str, object]:
+    """A grid worker links the person of a review to a dwelling (a candidate, or another one they
+    found on the spot); the link, the history and the change-feed event commit together."""
+    with engine.begin() as conn:
+        r = conn.execute(
+            sa.text("SELECT id, person_id, status, candidates FROM sync_review WHERE id = :id FOR UPDATE"),
+            {"id": review_id},
+        ).first()
+        if r is None:
+            raise NotFound(f"no review {review_id}")
+        if r.status != "open":
+            raise Conflict(f"review {review_id} is {r.status}, not open")
+        exists = conn.execute(sa.text("SELECT 1 FROM dwelling WHERE id = :d"), {"d": dwelling_id}).first()
+        if exists is None:
+            raise InvalidInput(f"no dwelling {dwelling_id}")
+        _check_scope(conn, user, dwelling_id)
+        candidate = any(int(c["dwelling_id"]) == dwelling_id for c in (r.candidates or []))
+        old = _relink(conn, r.person_id, dwelling_id, reason="corrected", user=user)
+        conn.execute(
+            sa.text(
+                "UPDATE sync_review SET status = 'confirmed', resolved_at = now(), "
+                "resolved_by = :u, dwelling_id = :d WHERE id = :id"
+            ),
+            {"u": getattr(user, "name", None), "d": dwelling_id, "id": review_id},
+        )
+        event = _emit(
+            conn,
+            "match_confirmed",
+            r.person_id,
+            dwelling_id,
+            old,
+            user,
+            {"review_id": review_id, "candidate": candidate},
+        )
+        _audit(
+            conn,
+            user,
+            "sync.review.confirm",
+            f"review/{review_id}",
+            {"dwelling_id": dwelling_id, "event": event},
+            client,
+        )
+    return {"review_id": review_id, "dwelling_id": dwelling_id, "event_id": event, "candidate": candidate}
+
+
+def correct_dwelling(
+    engine: Engine, person_id: int, dwelling_id: int, *, user: object | None = None, client: str | None = None
+) -> int:
+    """A grid worker corrects where a person lives; returns the change-feed event id."""
+    with engine.begin() as conn:
+        _check_scope(conn, user, dwelling_id)
+        old = _relink(conn, person_id, dwelling_id, reason="corrected", user=user)
+        conn.execute(
+            sa.text(
+                "UPDATE sync_review SET status = 'superseded', resolved_at = now(), resolved_by = :u "
+                "WHERE person_id = :p AND status = 'open'"
+            ),
+            {"p": person_id, "u": getattr(user, "name", None)},
+        )
+        event = _emit(conn, "dwelling_corrected", person_id, dwelling_id, old, user, {})
+        _audit(conn, user, "sync.person.correct", f"person/{person_id}", {"dwelling_id": dwelling_id}, client)
+    return event
+
+
+def move_out(engine: Engine, person_id: int, *, user: object | None = None, client: str | None = None) -> int:
+    """A grid worker records that a person has moved away; returns the change-feed event id."""
+    with engine.begin() as conn:
+        cur = conn.execute(sa.text("SELECT dwelling_id FROM person WHERE id = :p"), {"p": person_id}).first()
+        if cur is None:
+            raise NotFound(f"no person {person_id}")
+        _check_scope(conn, user, cur.dwelling_id)
+        old = _relink(conn, person_id, None, reason="move_out", user=user, status="moved_out")
+        event = _emit(conn, "moved_out", person_id, None, old, user, {})
+        _audit(conn, user, "sync.person.move_out", f"person/{person_id}", {}, client)
+    return event
+
+
+def register_resident(
+    engine: Engine,
+    record: dict[str, object],
+    dwelling_id: int,
+    *,
+    keys: PersonKeys | None = None,
+    user: object | None = None,
+    client: str | None = None,
+    today: dt.date | None = None,
+) -> int:
+    """A grid worker registers a resident the police record does not have (validated like a sync
+    record); returns the change-feed event id."""
+    r = sync.validate_record(1, {"version": 0, **record}, today=today or dt.date.today())
+    if isinstance(r, RowReject):
+        raise InvalidInput(f"{r.reason}: {r.detail}")
+    enc = sync.Encoder(keys or get_person_keys())
+    with engine.begin() as conn:
+        _check_scope(conn, user, dwelling_id)
+        h = enc.id_hash(r.id_number)
+        if conn.execute(sa.text("SELECT 1 FROM person WHERE id_hash = :h"), {"h": h}).first():
+            raise Conflict(f"a person with ID number {r.id_masked} is already registered")
+        pid = conn.execute(
+            sa.text(
+                """
+                INSERT INTO person (id_hash, id_cipher, id_masked, name, sex, ethnicity, birth_date,
+                                    phone, residence_type, relation, care_tags, population_type,
+                                    address_raw, status)
+                VALUES (:h, :c, :m, :name, :sex, :eth, :birth, :phone, :rt, :rel, :tags, :pt, :addr, 'active')
+                RETURNING id
+                """
+            ),
+            {
+                "h": h,
+                "c": enc.encrypt(r.id_number),
+                "m": r.id_masked,
+                "name": r.name,
+                "sex": r.sex,
+                "eth": r.ethnicity,
+                "birth": r.birth_date,
+                "phone": r.phone,
+                "rt": sync.RESIDENCE_BY_POPULATION.get(r.population_type, "常住"),
+                "rel": r.relation,
+                "tags": r.care_tags,
+                "pt": r.population_type,
+                "addr": r.address,
+            },
+        ).scalar_one()
+        _relink(conn, pid, dwelling_id, reason="corrected", user=user)
+        event = _emit(conn, "resident_added", pid, dwelling_id, None, user, {})
+        _audit(conn, user, "sync.person.register", f"person/{pid}", {"dwelling_id": dwelling_id}, client)
+    return event
+
+
+def _audit(conn: Connection, user: object | None, action: str, resource: str, detail: dict, client: str | None) -> None:
+    try:
+        from geo.db.audit import audit
+    except ImportError:  # pragma: no cover - the audit module comes with authentication
+        return
+    audit(conn, user, action, resource, detail, client)  # type: ignore[arg-type]
+
+
+def changes(
+    engine: Engine,
+    since: int = 0,
+    *,
+    limit: int = FEED_LIMIT,
+    user: object | None = None,
+    keys: PersonKeys | None = None,
+) -> dict[str, object]:
+    """Events after cursor ``since``, oldest first, and the cursor to ask with next.
+
+    Events are numbered in commit order (:func:`_emit` holds a transaction advisory lock from
+    the insert to the commit), so an event can never commit below a number a reader has already
+    passed: the feed neither skips nor repeats, also across restarts (the numbers are in the
+    table). Gaps in the numbers (a rolled-back change) are harmless. The sync role and admins
+    get the full ID number (decrypted here), everyone else the masked one.
+    """
+    full = getattr(user, "role", None) in FULL_ID_ROLES if user is not None else False
+    k = keys or (get_person_keys() if full else None)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                """
+                SELECT e.id, e.at, e.kind, e.id_cipher, e.id_masked, e.detail, e.user_name,
+                       e.dwelling_id, d.ext_id AS dwelling_ext, d.address AS dwelling_address,
+                       b.community_code, e.old_dwelling_id, od.ext_id AS old_dwelling_ext
+                FROM sync_event e
+                LEFT JOIN dwelling d ON d.id = e.dwelling_id
+                LEFT JOIN building b ON b.id = d.building_id
+                LEFT JOIN dwelling od ON od.id = e.old_dwelling_id
+                WHERE e.id > :since ORDER BY e.id LIMIT :limit
+                """
+            ),
+            {"since": since, "limit": limit},
+        ).all()
+    events = []
+    for r in rows:
+        ev: dict[str, object] = {
+            "id": r.id,
+            "at": r.at.isoformat(),
+            "kind": r.kind,
+            "id_masked": r.id_masked,
+            "dwelling": {
+                "id": r.dwelling_id,
+                "ext_id": r.dwelling_ext,
+                "address": r.dwelling_address,
+                "community_code": r.community_code,
+            }
+            if r.dwelling_id is not None
+            else None,
+            "old_dwelling": {"id": r.old_dwelling_id, "ext_id": r.old_dwelling_ext}
+            if r.old_dwelling_id is not None
+            else None,
+            "by": r.user_name,
+            "detail": r.detail,
+        }
+        if full and k is not None:
+            ev["id_number"] = k.decrypt(r.id_cipher)
+        events.append(ev)
+    cursor = rows[-1].id if rows else since
+    return {"events": events, "cursor": str(cursor), "more": len(rows) == limit}
