@@ -102,7 +102,7 @@ def _sample_points(fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points along footprint boundaries (vertices, plus points on long edges: about 12 per
     footprint) and their owner index; a point shared by two footprints goes to the first one."""
     bnd = shapely.boundary(fps)
-    spacing = np.maximum(shapely.length(bnd) / 12.0, 0.5)
+    spacing = np.maximum(shapely.length(bnd) / 8.0, 1.0)
     seg = shapely.segmentize(bnd, spacing)
     coords, owner = shapely.get_coordinates(seg, return_index=True)
     _, first = np.unique(np.round(coords, 6), axis=0, return_index=True)
