@@ -52,9 +52,11 @@ FACTORS = {
     "unit_wrong": 0.5,  # the unit named has no such room, another unit has
     "position": 0.75,  # 东户/西户: room inferred from a position on the floor
     "position_other": 0.4,  # the other rooms of that floor
-    "single_dwelling": 0.97,  # no room given, the building has one dwelling
+    "single_dwelling": 1.0,  # no room given, the building has one dwelling (a bungalow)
     "room_missing": 0.3,  # no room given, one of the building's dwellings
 }
+#: words after a house number that name the house itself, not a room in it
+HOUSE_WORDS = ("平房", "门市", "门面", "底商", "商铺")
 #: buildings with at most this many dwellings list them as candidates when no room is given
 SMALL_BUILDING = 12
 ROOM_BITS = 24
@@ -417,7 +419,7 @@ class DwellingIndex:
                 k = "unit_single" if units == 1 else "unit_inferred"
                 return [Candidate(hits[0][1], f * FACTORS[k], f"{why}; unit not given")]
             return [Candidate(d, f * FACTORS["unit_ambiguous"], f"{why}; unit {u}?") for u, d in hits]
-        if room is not None or p.room_text:
+        if room is not None or (p.room_text and p.room_text not in HOUSE_WORDS):
             text = room or p.room_text
             for u in [p.unit] if p.unit is not None else range(0, units + 1):
                 d = self.dw_text.get((b, u or 0, text))  # type: ignore[arg-type]

@@ -733,23 +733,26 @@ def link_rates(engine: Engine, code: str) -> dict[str, object]:
 
 # -- the review queue and grid workers' changes -------------------------------------------------
 def _check_scope(conn: Connection, user: object | None, dwelling_id: int | None) -> None:
-    """A worker may only act on dwellings of their grids; planners/viewers in their areas."""
-    if user is None or getattr(user, "role", None) in ("admin", "sync"):
+    """A worker acts only on dwellings of their grids (their part of a split tower); planners and
+    viewers in their streets/communities; admins and the sync job everywhere
+    (:func:`geo.db.access.scope_of`)."""
+    if user is None or dwelling_id is None:
         return
-    scopes = tuple(getattr(user, "scopes", ()) or ())
-    if dwelling_id is None:
+    from geo.db.access import scope_of
+
+    scope = scope_of(conn, user)  # type: ignore[arg-type]
+    if scope.everything:
         return
     row = conn.execute(
         sa.text(
             """
-            SELECT b.community_code, a.parent_code AS street,
+            SELECT b.community_code,
                    array(SELECT g.code FROM grid_assignment ga
                          JOIN grid_plan p ON p.id = ga.plan_id AND p.status = 'active'
                          JOIN grid g ON g.id = ga.grid_id
                          WHERE ga.building_id = b.id
                            AND grid_part_has_unit(ga.part, coalesce(d.unit, 0))) AS grids
             FROM dwelling d JOIN building b ON b.id = d.building_id
-            JOIN admin_area a ON a.code = b.community_code
             WHERE d.id = :d
             """
         ),
@@ -757,9 +760,9 @@ def _check_scope(conn: Connection, user: object | None, dwelling_id: int | None)
     ).first()
     if row is None:
         raise NotFound(f"no dwelling {dwelling_id}")
-    allowed = set(row.grids or ()) | {row.community_code, row.street}
-    if not scopes or not allowed & set(scopes):
-        raise PermissionDenied(f"dwelling {dwelling_id} is outside your grids or areas")
+    if scope.covers_community(row.community_code) or any(g in scope.grids for g in row.grids):
+        return
+    raise PermissionDenied(f"dwelling {dwelling_id} is outside your grids or areas")
 
 
 def _emit(
@@ -860,9 +863,17 @@ def list_reviews(
     user: object | None = None,
 ) -> list[dict[str, object]]:
     """Review entries with their candidates' addresses (masked IDs and names)."""
-    scopes = tuple(getattr(user, "scopes", ()) or ()) if user is not None else ()
-    restrict = user is not None and getattr(user, "role", None) not in ("admin", "sync")
     with engine.connect() as conn:
+        prefixes: list[str] = []
+        grids: list[str] = []
+        restrict = False
+        if user is not None:
+            from geo.db.access import scope_of
+
+            scope = scope_of(conn, user)  # type: ignore[arg-type]
+            restrict = not scope.everything
+            prefixes = [p + "%" for p in scope.prefixes]
+            grids = list(scope.grids)
         rows = conn.execute(
             sa.text(
                 """
@@ -873,13 +884,12 @@ def list_reviews(
                 WHERE r.status = :status AND r.id > :after
                   AND (CAST(:comm AS text) IS NULL OR r.community_code = :comm)
                   AND (CAST(:batch AS text) IS NULL OR r.batch_id = CAST(:batch AS uuid))
-                  AND (NOT :restrict OR r.community_code = ANY (CAST(:scopes AS text[]))
-                       OR left(r.community_code, 9) || '000' = ANY (CAST(:scopes AS text[]))
+                  AND (NOT :restrict OR r.community_code LIKE ANY (CAST(:prefixes AS text[]))
                        OR EXISTS (SELECT 1 FROM grid_assignment ga
                                   JOIN grid_plan gp ON gp.id = ga.plan_id AND gp.status = 'active'
                                   JOIN grid g ON g.id = ga.grid_id
                                   WHERE ga.building_id = r.building_id
-                                    AND g.code = ANY (CAST(:scopes AS text[]))))
+                                    AND g.code = ANY (CAST(:grids AS text[]))))
                 ORDER BY r.id LIMIT :limit
                 """
             ),
@@ -889,7 +899,8 @@ def list_reviews(
                 "comm": community,
                 "batch": batch_id,
                 "restrict": restrict,
-                "scopes": list(scopes),
+                "prefixes": prefixes,
+                "grids": grids,
                 "limit": limit,
             },
         ).all()
@@ -1130,3 +1141,11 @@ def changes(
         events.append(ev)
     cursor = rows[-1].id if rows else since
     return {"events": events, "cursor": str(cursor), "more": len(rows) == limit}
+
+
+def batch_path(engine: Engine, batch_id: uuid.UUID | str) -> str | None:
+    """Where an uploaded batch was spooled (None when it came from the command line)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT path FROM sync_batch WHERE id = CAST(:id AS uuid)"), {"id": str(batch_id)}
+        ).scalar()
