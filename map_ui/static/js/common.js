@@ -275,6 +275,7 @@
     var b = config.basemap || {};
     var m = L.map(el, Object.assign({
       zoomSnap: 0.25,
+      fadeAnimation: false, // labels are redrawn after every edit: no fading copies left behind
       maxZoom: b.url ? 19 : 21,
       attributionControl: true,
       preferCanvas: false

@@ -164,7 +164,7 @@
         }
       }).addTo(areaLayer);
       if (s.level === "village") return drawGrids(s, my, layer);
-      if (feats.length) map.fitBounds(layer.getBounds(), { padding: [20, 20] });
+      if (feats.length) map.fitBounds(layer.getBounds(), { padding: [20, 20], animate: false });
     });
   }
 
@@ -188,7 +188,7 @@
           .addTo(gridLayer);
       });
       var b = communityLayer.getBounds();
-      if (b.isValid()) map.fitBounds(b, { padding: [20, 20] });
+      if (b.isValid()) map.fitBounds(b, { padding: [20, 20], animate: false });
     });
   }
 
@@ -223,7 +223,7 @@
       var gl = L.geoJSON(GM.toMap(g.boundary), { style: { color: "#b3202a", weight: 3.5, fillColor: color(c.link_rate), fillOpacity: 0.5 } })
         .bindTooltip("<b>" + esc(g.name || g.code) + "</b>" + fmt(g.households) + " 户", { permanent: true, direction: "center", className: "gm-grid-label" })
         .addTo(gridLayer);
-      map.fitBounds(gl.getBounds(), { padding: [30, 30] });
+      map.fitBounds(gl.getBounds(), { padding: [30, 30], animate: false });
     });
   }
 

@@ -44,7 +44,7 @@
     busy: false
   };
   var undoStacks = {};
-  var FIT = { paddingTopLeft: [20, 20], paddingBottomRight: [310, 20] };
+  var FIT = { paddingTopLeft: [20, 20], paddingBottomRight: [310, 20], animate: false };
 
   // -- map and layers ---------------------------------------------------------------------------------
   var map = GM.map("map");

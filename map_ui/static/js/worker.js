@@ -116,7 +116,7 @@
         markersById[p.id] = mk;
       }
     }).addTo(buildingLayer);
-    map.fitBounds(bd.getBounds(), { padding: [12, 12], maxZoom: 19 });
+    map.fitBounds(bd.getBounds(), { padding: [12, 12], maxZoom: 19, animate: false });
 
     $("#bcount").textContent = fc.features.length;
     $("#blist").innerHTML = fc.features.map(function (f) {
@@ -324,7 +324,7 @@
     }
     if (code) {
       $("#grid").value = mine.indexOf(code) >= 0 ? code : "";
-      else if (!$("#grid-code").hidden) $("#grid-code").value = code;
+      if (mine.indexOf(code) < 0 && !$("#grid-code").hidden) $("#grid-code").value = code;
       loadGrid(code).then(function () { if (want.building && S.grid) openTable(want.building); });
     } else {
       msg("info", "请输入要查看的 15 位网格编码。");

@@ -1,0 +1,202 @@
+"""The planner's page in a real browser on a 1366×768 laptop screen: propose, move a building and see
+the counts and validation change, undo, save, compare, approve (and a stale draft's 409)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.ui.conftest import LAPTOP, PLANNER_COMMUNITY, Tab, needs_chromium
+
+pytestmark = needs_chromium
+
+# buildings drawn on the map whose centre is really clickable there (not under a panel or a label)
+VISIBLE_BUILDINGS = """() => {
+  const P = window.gridmapPlanner, m = P.map, rect = m.getContainer().getBoundingClientRect();
+  const out = [];
+  m.eachLayer(l => {
+    const p = l.feature && l.feature.properties;
+    if (!p || !p.grid_code || !l._path || !p.households || p.part) return;
+    const c = m.latLngToContainerPoint(l.getBounds().getCenter());
+    const x = rect.left + c.x, y = rect.top + c.y;
+    if (document.elementFromPoint(x, y) === l._path) out.push({id: p.id, grid: p.grid_code, households: p.households, x, y});
+  });
+  return out;
+}"""
+
+
+def label_households(tab: Tab, code: str) -> int:
+    text = tab.page.inner_text(f'.gm-grid-label .hh[data-grid="{code}"]')
+    return int(re.sub(r"\D", "", text))
+
+
+def api_grids(site, plan_id: int) -> dict[str, dict]:
+    r = site["http"].get(
+        f"/plans/{plan_id}/grids.geojson",
+        headers={"Authorization": f"Bearer {site['tokens']['planner']}"},
+    )
+    r.raise_for_status()
+    return {f["properties"]["code"]: f for f in r.json()["features"]}
+
+
+def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory) -> None:
+    tab = tab_factory(LAPTOP)
+    page = tab.page
+    page.goto(f"{site['base']}/planner")
+    page.wait_for_selector("#gm-token")
+    assert page.is_disabled("#propose")
+    tab.login(site["tokens"]["planner"])
+    # the token is kept in sessionStorage, never in the URL
+    assert page.evaluate("sessionStorage.getItem('gridmap.token')") == site["tokens"]["planner"]
+    assert site["tokens"]["planner"] not in page.url
+
+    # pick the community: its active plan opens read-only
+    page.select_option("#community", PLANNER_COMMUNITY)
+    page.wait_for_selector("#plan-status")
+    tab.idle()
+    assert page.inner_text("#plan-status") == "现行"
+    assert page.is_disabled("#move")
+
+    # a stale draft made elsewhere before ours is approved (for the 409 at the end)
+    h = {"Authorization": f"Bearer {site['tokens']['planner']}"}
+    stale = site["http"].post("/plans", json={"community": PLANNER_COMMUNITY}, headers=h)
+    assert stale.status_code == 201, stale.text
+    stale_id = stale.json()[0]["plan_id"]
+
+    # propose: a new draft opens
+    page.click("#propose")
+    page.wait_for_function(
+        "document.querySelector('#plan-status') && document.querySelector('#plan-status').textContent === '草稿'"
+    )
+    tab.idle()
+    plan_id = page.evaluate("window.gridmapPlanner.state.plan.id")
+    assert plan_id != stale_id
+    assert f"plan={plan_id}" in page.url
+    before = api_grids(site, plan_id)
+    for code, f in before.items():
+        if f["properties"]["households"]:
+            assert label_households(tab, code) == f["properties"]["households"]
+    in_band_before = page.inner_text("#in-band")
+
+    # select a building (click), then a second one (shift-click) and deselect it again (shift-click)
+    buildings = page.evaluate(VISIBLE_BUILDINGS)
+    assert len(buildings) >= 2
+    b, b2 = buildings[0], next(x for x in buildings[1:] if x["id"] != buildings[0]["id"])
+    page.mouse.click(b["x"], b["y"])
+    assert page.inner_text("#sel-count") == "1"
+    page.keyboard.down("Shift")
+    page.mouse.click(b2["x"], b2["y"])
+    assert page.inner_text("#sel-count") == "2"
+    page.mouse.click(b2["x"], b2["y"])
+    page.keyboard.up("Shift")
+    assert page.inner_text("#sel-count") == "1"
+    # move it to the largest other grid, so that grid goes over the band (or gets closer)
+    target = max(
+        (c for c in before if c != b["grid"] and before[c]["properties"]["kind"] == "basic"),
+        key=lambda c: before[c]["properties"]["households"],
+    )
+    page.select_option("#target", target)
+    page.click("#move")
+    page.wait_for_selector("#banner[data-kind=ok]")
+    tab.idle()
+    assert "已保存到草稿" in page.inner_text("#banner")
+    after = api_grids(site, plan_id)
+    src_hh, dst_hh = before[b["grid"]]["properties"]["households"], before[target]["properties"]["households"]
+    assert after[target]["properties"]["households"] == dst_hh + b["households"]
+    assert after[b["grid"]]["properties"]["households"] == src_hh - b["households"]
+    # the labels and the validation panel show the new counts
+    assert label_households(tab, target) == dst_hh + b["households"]
+    if src_hh - b["households"]:
+        assert label_households(tab, b["grid"]) == src_hh - b["households"]
+    row = page.locator(f'#validation tr[data-grid="{target}"]')
+    assert "changed" in row.get_attribute("class")
+    assert str(dst_hh + b["households"]) in row.inner_text().replace(",", "")
+    plan = site["http"].get(f"/plans/{plan_id}", headers=h).json()
+    in_band = sum(g["in_band"] for g in plan["validation"]["grids"] if g["kind"] == "basic")
+    assert page.inner_text("#in-band") == str(in_band)
+    if dst_hh + b["households"] > 500:
+        assert page.get_attribute('[data-check="band"]', "class") == "warn"
+        assert int(page.inner_text("#in-band")) < int(in_band_before)
+
+    # undo puts it back; the move again (kept for the approval)
+    page.click("#undo")
+    page.wait_for_function("document.querySelector('#banner').textContent.includes('已撤销')")
+    tab.idle()
+    assert api_grids(site, plan_id)[target]["properties"]["households"] == dst_hh
+    assert label_households(tab, target) == dst_hh
+    assert page.inner_text("#in-band") == in_band_before
+    page.mouse.click(b["x"], b["y"])
+    page.select_option("#target", target)
+    page.click("#move")
+    page.wait_for_function("document.querySelector('#banner').textContent.includes('已保存到草稿')")
+    tab.idle()
+    assert label_households(tab, target) == dst_hh + b["households"]
+
+    # "save draft" confirms that the server has it
+    page.click("#save")
+    page.wait_for_function("document.querySelector('#banner').textContent.includes('已保存在服务器')")
+    tab.idle()
+
+    # compare with the active plan: one building moved, highlighted on the map
+    page.click("#diff")
+    page.wait_for_selector("#diff-summary")
+    tab.idle()
+    assert re.search(r"\b1\s*栋楼改变网格", page.inner_text("#diff-summary"))
+    stroke = page.evaluate(
+        """id => { let s = null; window.gridmapPlanner.map.eachLayer(l => {
+             if (l.feature && l.feature.properties.id === id && l._path) s = l._path.getAttribute('stroke'); }); return s; }""",
+        b["id"],
+    )
+    assert stroke == "#c000c0"
+    tab.shot("planner.png")
+
+    # approve (with the in-page confirmation)
+    page.click("#approve")
+    page.click("#approve-yes")
+    page.wait_for_selector("#approve-out[data-kind=ok]")
+    tab.idle()
+    assert "已批准" in page.inner_text("#approve-out")
+    assert page.inner_text("#plan-status") == "现行"
+    # the grid layer was re-fetched and is the active grids' boundary now
+    active = site["http"].get(f"/grids/{target}").json()
+    assert active["plan_id"] == plan_id
+    shown = page.evaluate(
+        "code => window.gridmapPlanner.state.grids.features.find(f => f.properties.code === code).geometry", target
+    )
+    assert shown["coordinates"] == active["boundary"]["coordinates"]
+    assert label_households(tab, target) == dst_hh + b["households"]
+
+    # the stale draft (based on the plan that was active before) cannot be approved: 409, said clearly
+    page.select_option("#plans", str(stale_id))
+    page.click("#open")
+    page.wait_for_function(f"window.gridmapPlanner.state.plan && window.gridmapPlanner.state.plan.id === {stale_id}")
+    tab.idle()
+    page.click("#approve")
+    page.click("#approve-yes")
+    page.wait_for_selector("#approve-out[data-kind=error]")
+    text = page.inner_text("#approve-out")
+    assert "冲突" in text and "409" in text
+    assert page.get_attribute("#approve-out", "role") == "alert"
+    tab.check_clean()
+
+
+def test_planner_page_refuses_other_roles_and_scopes(site, tab_factory) -> None:
+    tab = tab_factory(LAPTOP)
+    page = tab.page
+    page.goto(f"{site['base']}/planner")
+    tab.login(site["tokens"]["worker"])
+    page.wait_for_selector("#banner[data-kind=error]")
+    assert "仅供规划员和管理员使用" in page.inner_text("#banner")
+    assert page.is_disabled("#propose")
+    page.click(".login button.link")  # log out
+    page.wait_for_selector("#gm-token")
+    assert page.evaluate("sessionStorage.getItem('gridmap.token')") is None
+    tab.login(site["tokens"]["other_planner"])
+    page.select_option("#community", PLANNER_COMMUNITY)
+    # plans outside one's scope are not listed
+    page.wait_for_function("document.querySelector('#plans').textContent === '（无方案，请生成）'")
+    page.click("#propose")
+    page.wait_for_selector("#banner[data-kind=error]")
+    text = page.inner_text("#banner")
+    assert "不在您的管辖范围内" in text and "403" in text
+    assert page.locator(".gm-grid-label").count() == 0
+    tab.check_clean()
