@@ -121,9 +121,11 @@ def push_cmd(
 ) -> None:
     """Apply a batch (or resume a killed run of it) and print its report."""
     from geo.db.sync import push
+    from geo.sync import read_header
 
     if chunk_size < 1:
         raise typer.BadParameter("--chunk-size must be at least 1")
+    read_header(file)  # a bad file is one error line, before any progress is shown
     engine = _engine()
     with Progress(
         TextColumn("{task.description}"),
@@ -132,11 +134,13 @@ def push_cmd(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-        transient=False,
+        transient=True,
     ) as bar:
         task = bar.add_task(f"sync {file.name}", total=None)
 
         def progress(done: int, total: int | None, msg: str) -> None:
+            if msg.startswith(("resuming", "batch already")):
+                bar.console.print(f"{file.name}: {msg}", highlight=False)
             bar.update(task, completed=done, total=total, description=f"sync {file.name}: {msg}")
 
         report = push(engine, file, progress=progress, workers=workers, chunk_size=chunk_size)

@@ -426,9 +426,13 @@ def _run(
 ) -> None:
     size = path.stat().st_size
     remaining = size - (batch.offset_bytes or header.data_offset)
-    complete = full_index if full_index is not None else remaining > FULL_INDEX_BYTES
     if workers is None:
-        workers = default_workers() if complete else 0
+        big = full_index if full_index is not None else remaining > FULL_INDEX_BYTES
+        workers = default_workers() if big else 0
+    # worker processes need every dwelling in their index (they have no database connection)
+    complete = full_index if full_index is not None else (workers > 0 or remaining > FULL_INDEX_BYTES)
+    if workers > 0 and not complete:
+        raise InvalidInput("worker processes need the full dwelling index")
     progress(batch.checkpoint, None, "loading the dwelling index")
     with engine.connect() as conn:
         index = load_index(conn, complete=complete)

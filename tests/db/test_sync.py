@@ -1,0 +1,587 @@
+"""The public-security sync against PostGIS: the sample street's residents as police batches.
+
+Every test starts from the sample street's layers and dwellings (loaded once for the module) with
+no persons and no sync state.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from geo import sync
+from geo.db import sync as dbsync
+from geo.db.imports import import_paths
+from geo.db.people import import_dwellings, import_persons
+from geo.errors import Conflict, PermissionDenied
+from tests.conftest import ROOT, SAMPLE, TEST_SECRET
+
+LAYERS = [SAMPLE / "communities.shp", SAMPLE / "compounds.shp", SAMPLE / "buildings.shp"]
+TODAY = dt.date(2026, 11, 23)
+SYNC_TABLES = (
+    "person, sync_batch, sync_reject, sync_tombstone, sync_event, residence_history, sync_review, "
+    "link_count, sync_link_delta, grid_assignment, grid, grid_plan, grid_code_registry, audit_log, "
+    "api_token, app_user"
+)
+POPULATION = {"常住": "户籍", "流动": "流动", "寄住": "户籍"}
+
+
+@pytest.fixture(scope="module")
+def street(engine):
+    from tests.conftest import clean
+
+    clean(engine)
+    import_paths(engine, LAYERS)
+    import_dwellings(engine, SAMPLE / "dwellings.csv")
+    return engine
+
+
+@pytest.fixture
+def sdb(street):
+    """The street with no persons and no sync state."""
+    with street.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE"))
+    return street
+
+
+@pytest.fixture(scope="module")
+def persons() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE / "persons.csv", dtype=str, keep_default_na=False)
+
+
+def record(row: dict, version: int = 1, **changes: object) -> dict[str, object]:
+    """A police record from a persons.csv row."""
+    rec: dict[str, object] = {
+        "op": "upsert",
+        "version": version,
+        "id_number": row["id_number"],
+        "name": row["name"],
+        "sex": row["sex"],
+        "ethnicity": row["ethnicity"],
+        "birth_date": row["birth_date"],
+        "phone": row["phone"],
+        "address": row["address"],
+        "hukou_address": None,
+        "population_type": POPULATION[row["residence_type"]],
+        "relation": row["relation"],
+        "care_tags": [t for t in row["care_tags"].split(";") if t],
+    }
+    rec.update(changes)
+    return rec
+
+
+def write(tmp_path: Path, records: list[dict], kind: str = "incremental", **kw) -> Path:
+    bid = kw.pop("batch_id", None) or uuid.uuid4()
+    name = kw.pop("name", None) or f"{bid}.{kw.get('fmt', 'ndjson')}"
+    return sync.write_batch(tmp_path / name, records, batch_id=bid, kind=kind, **kw)
+
+
+def push(engine, path: Path, keys, **kw) -> dict:
+    kw.setdefault("today", TODAY)
+    return dbsync.push(engine, path, keys=keys, **kw)
+
+
+def snapshot(engine) -> dict[str, list]:
+    """The logical state the sync leaves (no surrogate ids, wall-clock times or nonces)."""
+    q = {
+        "person": """
+            SELECT encode(p.id_hash, 'hex'), p.id_masked, p.name, p.sex, p.ethnicity, p.birth_date,
+                   p.phone, p.residence_type, p.relation, p.care_tags, d.ext_id, p.address_raw,
+                   p.status, p.source_version, encode(p.source_hash, 'hex'), p.population_type,
+                   p.hukou_address, p.addr_community, p.addr_building, p.dwelling_since, p.version
+            FROM person p LEFT JOIN dwelling d ON d.id = p.dwelling_id ORDER BY 1""",
+        "history": """
+            SELECT encode(p.id_hash, 'hex'), d.ext_id, h.moved_in_at, h.moved_out_at, t.ext_id,
+                   h.out_reason, h.batch_id
+            FROM residence_history h JOIN person p ON p.id = h.person_id
+            LEFT JOIN dwelling d ON d.id = h.dwelling_id LEFT JOIN dwelling t ON t.id = h.to_dwelling_id
+            ORDER BY 1, 4""",
+        "review": """
+            SELECT encode(p.id_hash, 'hex'), r.batch_id, r.line_no, r.reason, r.candidates::text,
+                   r.status, r.community_code, r.building_id, r.address
+            FROM sync_review r JOIN person p ON p.id = r.person_id ORDER BY 1, 3""",
+        "tombstone": "SELECT encode(id_hash, 'hex'), version, batch_id, deleted_at FROM sync_tombstone ORDER BY 1",
+        "reject": "SELECT batch_id, line_no, reason, detail, record::text FROM sync_reject ORDER BY 1, 2",
+        "batch": """
+            SELECT id, status, received, accepted, rejected, unchanged, checkpoint, offset_bytes,
+                   tallies::text, report::text FROM sync_batch ORDER BY id""",
+        "link_count": "SELECT * FROM link_count WHERE persons <> 0 OR linked <> 0 ORDER BY 1, 2, 3",
+        "delta": "SELECT * FROM sync_link_delta WHERE persons <> 0 OR linked <> 0 ORDER BY 1, 2, 3, 4",
+    }
+    with engine.connect() as conn:
+        return {k: [tuple(r) for r in conn.execute(sa.text(v))] for k, v in q.items()}
+
+
+def scalar(engine, query: str, **params):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(query), params).scalar()
+
+
+# -- a full load of the street ----------------------------------------------------------------------
+def test_full_load_links_right_and_a_resend_changes_nothing(sdb, persons, keys, tmp_path) -> None:
+    records = [record(r) for r in persons.to_dict("records")]
+    path = write(tmp_path, records, kind="full")
+    rep = push(sdb, path, keys, chunk_size=10_000)
+    n = len(persons)
+    assert (rep["status"], rep["received"], rep["accepted"], rep["rejected"]) == ("done", n, n, 0)
+    assert rep["balanced"] and rep["actions"] == {"insert": n}
+    # every link is the dwelling the generator put the resident in; the rest wait for review
+    with sdb.connect() as conn:
+        linked = dict(
+            conn.execute(
+                sa.text("SELECT p.id_hash, d.ext_id FROM person p JOIN dwelling d ON d.id = p.dwelling_id")
+            ).all()
+        )
+    truth = {keys.id_hash(i): d for i, d in zip(persons["id_number"], persons["dwelling_id"], strict=True)}
+    assert all(truth[bytes(h)] == d for h, d in linked.items())
+    resolvable = (persons["dwelling_id"] != "").sum()
+    assert len(linked) / resolvable > 0.97
+    reviews = scalar(sdb, "SELECT count(*) FROM sync_review WHERE status = 'open'")
+    assert reviews == n - len(linked) == rep["review_open"]
+    lr = rep["link_rate"]
+    assert lr["all"]["before"]["persons"] == 0 and lr["all"]["after"]["persons"] == n
+    assert lr["all"]["after"]["linked"] == len(linked)
+    assert {c["code"] for c in lr["communities"]} == {f"15010200300{i}" for i in range(1, 5)}
+    assert [s["code"] for s in lr["streets"]] == ["150102003000"]
+    # the ID numbers are nowhere in plain text
+    with sdb.connect() as conn:
+        dump = (
+            conn.execute(
+                sa.text(
+                    "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM person) t UNION ALL "
+                    "SELECT string_agg(r::text, ' ') FROM sync_review r"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert not any(i in "".join(x or "" for x in dump) for i in persons["id_number"].head(300))
+
+    before = snapshot(sdb)
+    # the same batch again: nothing to do; the same records in a new batch: all unchanged
+    assert push(sdb, path, keys)["status"] == "done"
+    again = push(sdb, write(tmp_path, records, kind="full"), keys, chunk_size=10_000)
+    assert (again["accepted"], again["unchanged"], again["actions"]) == (0, n, {"same": n})
+    after = snapshot(sdb)
+    for table in ("person", "history", "review", "tombstone", "link_count"):
+        assert before[table] == after[table], table
+    # the same batch id with other content is refused
+    changed = [dict(records[0], phone="13900000000"), *records[1:]]
+    with pytest.raises(Conflict, match="other content"):
+        push(sdb, write(tmp_path, changed, kind="full", batch_id=rep["batch_id"], name="x.ndjson"), keys)
+
+
+# -- versions, moves, deaths, deletes ---------------------------------------------------------------
+def person_row(engine, keys, id_number: str):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT p.*, d.ext_id AS dwelling_ext FROM person p "
+                "LEFT JOIN dwelling d ON d.id = p.dwelling_id WHERE p.id_hash = :h"
+            ),
+            {"h": keys.id_hash(id_number)},
+        ).first()
+
+
+def test_versions_moves_deaths_and_deletes(sdb, persons, keys, tmp_path) -> None:
+    rows = persons[persons["dwelling_id"] != ""].head(6).to_dict("records")
+    a, b, c, d, e, f = rows
+    elsewhere = persons[persons["dwelling_id"] != ""].iloc[5000]
+    push(sdb, write(tmp_path, [record(r, version=5) for r in rows]), keys)
+    assert scalar(sdb, "SELECT count(*) FROM person WHERE dwelling_id IS NOT NULL") == 6
+
+    batch = [
+        record(a, version=4, phone="13000000000"),  # older: ignored
+        record(b, version=5, phone="13000000000"),  # same version, other content: conflict
+        record(c, version=6, address=elsewhere["address"]),  # moves
+        {"op": "move_out", "version": 6, "id_number": d["id_number"]},
+        {"op": "death", "version": 6, "id_number": e["id_number"]},
+        {"op": "delete", "version": 6, "id_number": f["id_number"]},
+        {"op": "move_out", "version": 1, "id_number": "11010519491231002X"},  # not held
+        record(a, version=5),  # the same record again
+    ]
+    rep = push(sdb, write(tmp_path, batch), keys)
+    assert rep["actions"] == {"stale": 1, "conflict": 1, "update": 3, "delete": 1, "unknown": 1, "same": 1}
+    assert (rep["received"], rep["accepted"], rep["rejected"], rep["unchanged"]) == (8, 4, 2, 2)
+    assert rep["rejected_by_reason"] == {"person_unknown": 1, "version_conflict": 1}
+    assert {r["id_masked"] for r in rep["rejects"]} == {
+        b["id_number"][:6] + "********" + b["id_number"][-4:],
+        "110105********002X",
+    }
+    assert person_row(sdb, keys, a["id_number"]).phone == a["phone"]
+    assert person_row(sdb, keys, b["id_number"]).phone == b["phone"]
+    moved = person_row(sdb, keys, c["id_number"])
+    assert (moved.dwelling_ext, moved.status, moved.source_version) == (elsewhere["dwelling_id"], "active", 6)
+    assert scalar(sdb, "SELECT count(*) FROM person WHERE id_hash = :h", h=keys.id_hash(c["id_number"])) == 1
+    with sdb.connect() as conn:
+        hist = conn.execute(
+            sa.text(
+                "SELECT d.ext_id, t.ext_id AS to_ext, h.out_reason FROM residence_history h "
+                "JOIN person p ON p.id = h.person_id LEFT JOIN dwelling d ON d.id = h.dwelling_id "
+                "LEFT JOIN dwelling t ON t.id = h.to_dwelling_id ORDER BY p.name"
+            )
+        ).all()
+    assert sorted(map(tuple, hist)) == sorted(
+        [
+            (c["dwelling_id"], elsewhere["dwelling_id"], "moved"),
+            (d["dwelling_id"], None, "move_out"),
+            (e["dwelling_id"], None, "death"),
+        ]
+    )
+    assert person_row(sdb, keys, d["id_number"]).status == "moved_out"
+    assert person_row(sdb, keys, e["id_number"]).status == "deceased"
+    assert person_row(sdb, keys, e["id_number"]).dwelling_id is None
+    assert person_row(sdb, keys, f["id_number"]) is None
+    # a stale upsert cannot bring the deleted person back; a newer one can
+    rep = push(sdb, write(tmp_path, [record(f, version=6)]), keys)
+    assert rep["actions"] == {"stale": 1} and person_row(sdb, keys, f["id_number"]) is None
+    rep = push(sdb, write(tmp_path, [record(f, version=7)]), keys)
+    assert rep["actions"] == {"insert": 1} and person_row(sdb, keys, f["id_number"]).dwelling_ext
+    assert scalar(sdb, "SELECT count(*) FROM sync_tombstone") == 0
+    # link rate: 6 residents → 4 (one moved out, one died); the mover is still linked
+    assert scalar(sdb, "SELECT sum(persons) FROM link_count") == 4
+    assert scalar(sdb, "SELECT sum(linked) FROM link_count") == 4
+
+
+def test_records_of_one_person_in_one_batch_apply_in_version_order(sdb, persons, keys, tmp_path) -> None:
+    a = persons.iloc[10].to_dict()
+    batch = [
+        {"op": "move_out", "version": 3, "id_number": a["id_number"]},
+        record(a, version=1),
+        record(a, version=2, phone="13111111111"),
+    ]
+    rep = push(sdb, write(tmp_path, batch), keys)
+    assert rep["actions"] == {"insert": 1, "update": 2}
+    p = person_row(sdb, keys, a["id_number"])
+    assert (p.status, p.phone, p.source_version, p.dwelling_id) == ("moved_out", "13111111111", 3, None)
+
+
+def test_persons_from_import_people_keep_their_dwelling(sdb, persons, keys, tmp_path) -> None:
+    import_persons(sdb, SAMPLE / "persons.csv", keys=keys)
+    sample = persons[persons["address"].str.contains("3-|#楼|栋", regex=True)].head(200)
+    rep = push(sdb, write(tmp_path, [record(r) for r in sample.to_dict("records")]), keys)
+    assert rep["accepted"] == len(sample)  # population type etc. filled in
+    for r in sample.to_dict("records"):
+        assert person_row(sdb, keys, r["id_number"]).dwelling_ext == (r["dwelling_id"] or None)
+
+
+# -- validation --------------------------------------------------------------------------------------
+def test_faulty_records_are_rejected_with_their_reason_and_masked_id(sdb, keys, tmp_path) -> None:
+    bad = pd.read_csv(SAMPLE / "persons_bad.csv", dtype=str, keep_default_na=False)
+    with open(SAMPLE / "persons_bad_expected.csv", encoding="utf-8") as fh:
+        expected = {int(r["line_no"]): r["expected_reason"] for r in csv.DictReader(fh)}
+    # import-only reasons (dwelling references, conflicts with persons.csv) do not apply here
+    records = [record(r) | {"address": None} for r in bad.to_dict("records")]
+    valid = "150102199003071237"  # STANDARDS.md §7
+    records.append({"op": "dance", "version": 1, "id_number": valid})
+    records.append({"op": "upsert", "id_number": valid, "name": "王五"})
+    records.append({"version": 1, "id_number": valid, "name": "王五", "population_type": "本地"})
+    path = write(tmp_path, records)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    rep = push(sdb, path, keys)
+    got = {r["line_no"]: r["reason"] for r in rep["rejects"]}
+    n = len(bad)
+    for line, reason in expected.items():
+        if reason.startswith("ok_") or reason in ("dwelling_unknown", "duplicate_conflict"):
+            assert got.get(line) in (None,), (line, reason, got.get(line))
+        else:
+            assert got.get(line) == reason, (line, reason, got.get(line))
+    assert got[n + 1] == "op_invalid" and got[n + 2] == "version_missing"
+    assert got[n + 3] == "population_type_invalid" and got[n + 4] == "record_malformed"
+    assert rep["received"] == n + 4 == rep["accepted"] + rep["rejected"] + rep["unchanged"]
+    assert rep["legacy_upgraded"] == sum(v == "ok_legacy_15" for v in expected.values())
+    with sdb.connect() as conn:
+        stored = conn.execute(sa.text("SELECT line_no, reason, record->>'id_masked' FROM sync_reject ORDER BY 1")).all()
+    assert {r[0]: r[1] for r in stored} == got
+    for _, _, masked in stored:
+        assert masked is None or "****" in masked or len(masked) < 10
+    raw_ids = set(bad["id_number"])
+    with sdb.connect() as conn:
+        dump = conn.execute(sa.text("SELECT string_agg(r::text, ' ') FROM sync_reject r")).scalar()
+    assert not any(i and len(i) >= 15 and i in dump for i in raw_ids)
+
+
+def test_csv_gbk_and_ndjson_batches_give_the_same_state(sdb, persons, keys, tmp_path) -> None:
+    rows = persons.head(300).to_dict("records")
+    records = [record(r) for r in rows]
+    rep = push(sdb, write(tmp_path, records, fmt="csv", encoding="gbk"), keys)
+    assert rep["accepted"] == 300
+    assert sync.read_header(write(tmp_path, records, fmt="csv", encoding="gbk")).encoding == "gb18030"
+    first = snapshot(sdb)["person"]
+    rep = push(sdb, write(tmp_path, records), keys)
+    assert rep["actions"] == {"same": 300}
+    assert snapshot(sdb)["person"] == first
+
+
+# -- review queue, change feed -----------------------------------------------------------------------
+def test_confirming_a_review_links_and_feeds_back(sdb, persons, keys, tmp_path) -> None:
+    # a missing unit in a two-unit building: ambiguous
+    row = persons[persons["address"].str.contains("号楼2单元") & (persons["dwelling_id"] != "")].iloc[0]
+    addr = row["address"].replace("2单元", "")
+    rep = push(sdb, write(tmp_path, [record(row.to_dict(), address=addr)]), keys)
+    assert rep["review_open"] == 1
+    (rv,) = dbsync.list_reviews(sdb)
+    assert rv["person"]["id_masked"].startswith(row["id_number"][:6])
+    assert rv["person"]["name"] != row["name"]  # masked
+    cands = {c["dwelling_id"] for c in rv["candidates"]}
+    truth = scalar(sdb, "SELECT id FROM dwelling WHERE ext_id = :e", e=row["dwelling_id"])
+    assert truth in cands and all(c["address"] for c in rv["candidates"])
+
+    out = dbsync.confirm_review(sdb, rv["id"], truth)
+    assert out["candidate"] is True
+    assert person_row(sdb, keys, row["id_number"]).dwelling_ext == row["dwelling_id"]
+    with pytest.raises(Conflict):
+        dbsync.confirm_review(sdb, rv["id"], truth)
+    feed = dbsync.changes(sdb, 0)
+    assert [e["kind"] for e in feed["events"]] == ["match_confirmed"]
+    assert "id_number" not in feed["events"][0]  # no user: masked only
+    assert feed["events"][0]["dwelling"]["ext_id"] == row["dwelling_id"]
+    assert dbsync.changes(sdb, int(feed["cursor"]))["events"] == []
+    # the police resend the same record: the worker's confirmation stays
+    rep = push(sdb, write(tmp_path, [record(row.to_dict(), address=addr)]), keys)
+    assert rep["actions"] == {"same": 1}
+    rep = push(sdb, write(tmp_path, [record(row.to_dict(), version=2, address=addr, phone="1")]), keys)
+    assert rep["actions"] == {"update": 1} and rep["review_open"] == 0
+    assert person_row(sdb, keys, row["id_number"]).dwelling_ext == row["dwelling_id"]
+
+
+class _User:
+    def __init__(self, role: str, scopes: tuple[str, ...] = (), name: str = "u", uid=None) -> None:
+        self.id, self.name, self.role, self.scopes = uid, name, role, scopes
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.role in ("admin", "sync")
+
+
+def make_active_plan(engine, community: str) -> list[str]:
+    """An active plan of two grids for a community: buildings by id parity."""
+    with engine.begin() as conn:
+        pid = conn.execute(
+            sa.text(
+                "INSERT INTO grid_plan (community_code, status, approved_at) VALUES (:c, 'active', now()) RETURNING id"
+            ),
+            {"c": community},
+        ).scalar_one()
+        codes = [f"{community}001", f"{community}002"]
+        gids = [
+            conn.execute(
+                sa.text("INSERT INTO grid (plan_id, code, community_code, name) VALUES (:p, :c, :cc, :n) RETURNING id"),
+                {"p": pid, "c": code, "cc": community, "n": f"第{i + 1}网格"},
+            ).scalar_one()
+            for i, code in enumerate(codes)
+        ]
+        conn.execute(
+            sa.text(
+                "INSERT INTO grid_assignment (plan_id, building_id, grid_id) "
+                "SELECT :p, id, CASE WHEN id % 2 = 0 THEN :g0 ELSE :g1 END FROM building "
+                "WHERE community_code = :c"
+            ),
+            {"p": pid, "g0": gids[0], "g1": gids[1], "c": community},
+        )
+    return codes
+
+
+def test_workers_act_only_in_their_grids(sdb, persons, keys, tmp_path) -> None:
+    comm = "150102003004"  # 团结社区
+    codes = make_active_plan(sdb, comm)
+    mask = persons["address"].str.contains("团结社区.*2单元", regex=True)
+    row = persons[mask & (persons["dwelling_id"] != "")].iloc[0]
+    addr = row["address"].replace("2单元", "")
+    push(sdb, write(tmp_path, [record(row.to_dict(), address=addr)]), keys)
+    truth = scalar(sdb, "SELECT id FROM dwelling WHERE ext_id = :e", e=row["dwelling_id"])
+    grid = scalar(
+        sdb,
+        "SELECT g.code FROM grid_assignment a JOIN grid g ON g.id = a.grid_id "
+        "JOIN dwelling d ON d.building_id = a.building_id WHERE d.id = :d",
+        d=truth,
+    )
+    other = next(c for c in codes if c != grid)
+    outsider = _User("worker", (other,))
+    assert dbsync.list_reviews(sdb, user=outsider) == []
+    (rv,) = dbsync.list_reviews(sdb, user=_User("worker", (grid,)))
+    with pytest.raises(PermissionDenied):
+        dbsync.confirm_review(sdb, rv["id"], truth, user=outsider)
+    dbsync.confirm_review(sdb, rv["id"], truth, user=_User("worker", (grid,), name="网格员甲"))
+    feed = dbsync.changes(sdb, 0, user=_User("sync"), keys=keys)
+    assert feed["events"][0]["id_number"] == row["id_number"]
+    assert feed["events"][0]["by"] == "网格员甲"
+    rates = dbsync.link_rates(sdb, comm)
+    assert rates["level"] == "village" and {p["code"] for p in rates["parts"]} <= set(codes)
+    assert rates["linked"] == 1 and rates["persons"] == 1
+    assert dbsync.link_rates(sdb, grid)["rate"] == 1.0
+    street = dbsync.link_rates(sdb, "150102003000")
+    assert street["parts"] == [{"code": comm, "name": "团结社区居委会", "persons": 1, "linked": 1, "rate": 1.0}]
+
+
+def test_other_worker_changes_feed_in_commit_order(sdb, persons, keys, tmp_path) -> None:
+    rows = persons[persons["dwelling_id"] != ""].head(3).to_dict("records")
+    push(sdb, write(tmp_path, [record(r) for r in rows]), keys)
+    ids = [person_row(sdb, keys, r["id_number"]).id for r in rows]
+    target = scalar(sdb, "SELECT id FROM dwelling WHERE ext_id = 'D0000100'")
+
+    # a transaction that has numbered its event but not committed holds back later events
+    hold = sdb.connect()
+    tx = hold.begin()
+    dbsync._emit(hold, "dwelling_corrected", ids[0], target, None, None, {})
+    done = threading.Event()
+
+    def later() -> None:
+        dbsync.move_out(sdb, ids[1])
+        done.set()
+
+    t = threading.Thread(target=later)
+    t.start()
+    time.sleep(0.5)
+    assert not done.is_set()  # waits for the first to commit: events are numbered in commit order
+    assert dbsync.changes(sdb, 0)["events"] == []
+    tx.commit()
+    hold.close()
+    t.join(10)
+    assert done.is_set()
+    first = dbsync.changes(sdb, 0, limit=1)
+    assert [e["kind"] for e in first["events"]] == ["dwelling_corrected"] and first["more"]
+    rest = dbsync.changes(sdb, int(first["cursor"]))
+    assert [e["kind"] for e in rest["events"]] == ["moved_out"]
+    ev = dbsync.correct_dwelling(sdb, ids[2], target)
+    ev2 = dbsync.register_resident(
+        sdb,
+        {"id_number": "11010519491231002X", "name": "张三", "birth_date": "1949-12-31"},
+        target,
+        keys=keys,
+        today=TODAY,
+    )
+    assert ev2 > ev
+    assert [e["kind"] for e in dbsync.changes(sdb, int(rest["cursor"]))["events"]] == [
+        "dwelling_corrected",
+        "resident_added",
+    ]
+    with pytest.raises(Conflict):
+        dbsync.register_resident(sdb, {"id_number": "11010519491231002X", "name": "张三"}, target, keys=keys)
+    assert scalar(sdb, "SELECT count(*) FROM residence_history") == 2  # moved out, corrected
+    assert scalar(sdb, "SELECT sum(linked) FROM link_count") == 3
+
+
+# -- crash safety ------------------------------------------------------------------------------------
+def _cli(db_url: str, path: Path, *args: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "GRIDMAP_SECRET_KEY": TEST_SECRET,
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "geo.commands.sync", "push", str(path), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _mixed_batches(persons: pd.DataFrame, tmp_path: Path) -> tuple[Path, Path]:
+    """A full load of part of the street, then an incremental batch of every kind of change."""
+    base = persons.iloc[:4000].to_dict("records")
+    full = write(tmp_path, [record(r) for r in base], kind="full", name="base.ndjson")
+    others = persons.iloc[4000:].to_dict("records")
+    recs: list[dict] = []
+    for i, r in enumerate(base[:3000]):
+        k = i % 6
+        if k == 0:
+            recs.append(record(r, version=2, address=others[i]["address"]))  # moved
+        elif k == 1:
+            recs.append({"op": "move_out", "version": 2, "id_number": r["id_number"]})
+        elif k == 2:
+            recs.append(record(r, version=2, phone="13800000000"))
+        elif k == 3:
+            recs.append(record(r))  # unchanged
+        elif k == 4:
+            recs.append({"op": "death" if i % 12 == 4 else "delete", "version": 2, "id_number": r["id_number"]})
+        else:
+            recs.append(record(r, version=1, phone="1"))  # conflict
+    recs += [record(r) for r in others[:3000]]  # new residents
+    recs += [record(others[0], version=3, relation="其他")]  # second record of a person
+    inc = write(tmp_path, recs, name="changes.ndjson")
+    return full, inc
+
+
+def _wait_checkpoint(engine, batch_id: str, above: int, proc: subprocess.Popen, timeout: float = 240) -> int:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        cp = scalar(engine, "SELECT checkpoint FROM sync_batch WHERE id = CAST(:b AS uuid)", b=batch_id) or 0
+        if cp > above:
+            return cp
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before it could be killed: {proc.stderr.read()}")
+        time.sleep(0.05)
+    raise AssertionError("no progress")
+
+
+@pytest.mark.slow
+def test_kill_9_and_resume_ends_as_an_uninterrupted_run(sdb, persons, db_url, tmp_path) -> None:
+    full, inc = _mixed_batches(persons, tmp_path)
+    args = ("--chunk-size", "250", "--workers", "2")
+    # the reference: both batches without interruption
+    for path in (full, inc):
+        p = _cli(db_url, path, *args)
+        assert p.wait(300) == 0, p.stderr.read()
+    reference = snapshot(sdb)
+    assert reference["batch"][-1][1] == "done"
+
+    with sdb.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE"))
+    p = _cli(db_url, full, *args)
+    assert p.wait(300) == 0, p.stderr.read()
+    batch_id = str(sync.read_header(inc).batch_id)
+    killed_at = []
+    for _ in range(3):  # kill -9 three times at different points, then let it finish
+        p = _cli(db_url, inc, *args)
+        killed_at.append(_wait_checkpoint(sdb, batch_id, killed_at[-1] if killed_at else 0, p))
+        time.sleep(0.1 * len(killed_at))
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+    assert scalar(sdb, "SELECT status FROM sync_batch WHERE id = CAST(:b AS uuid)", b=batch_id) != "done"
+    p = _cli(db_url, inc, *args)
+    out, errs = p.communicate(timeout=300)
+    assert p.returncode == 0, errs
+    assert "resuming after record" in errs
+    resumed = snapshot(sdb)
+    for table in reference:
+        assert resumed[table] == reference[table], table
+    # and running it once more does nothing
+    p = _cli(db_url, inc, *args)
+    assert p.wait(120) == 0
+    assert snapshot(sdb) == reference
+
+
+def test_a_second_process_on_the_same_batch_is_refused(sdb, persons, keys, tmp_path) -> None:
+    path = write(tmp_path, [record(r) for r in persons.head(10).to_dict("records")])
+    header = sync.read_header(path)
+    with sdb.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": dbsync._lock_key(header.batch_id)})
+        with pytest.raises(Conflict, match="another process"):
+            push(sdb, path, keys)
+        conn.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+    assert push(sdb, path, keys)["accepted"] == 10
+
+
+def test_command_line_errors_are_one_line(db_url, tmp_path) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text('{"batch": {"kind": "full"}}\n', encoding="utf-8")
+    p = _cli(db_url, bad)
+    _, errs = p.communicate(timeout=120)
+    assert p.returncode == 1 and errs.strip().count("\n") == 0 and errs.startswith("error: ")
