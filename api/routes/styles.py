@@ -55,7 +55,7 @@ def style_layers(glyphs: bool, font: str) -> list[dict]:
             "type": "fill",
             "source": "grids",
             "source-layer": "grids",
-            "minzoom": 10,
+            "minzoom": tiles.LAYERS["grids"].minzoom,
             "paint": {"fill-color": BAND_COLOURS, "fill-opacity": 0.35},
         },
         {
@@ -63,7 +63,7 @@ def style_layers(glyphs: bool, font: str) -> list[dict]:
             "type": "line",
             "source": "compounds",
             "source-layer": "compounds",
-            "minzoom": 12,
+            "minzoom": tiles.LAYERS["compounds"].minzoom,
             "paint": {"line-color": "#7a7a7a", "line-width": 1, "line-dasharray": [3, 2]},
         },
         {
@@ -71,7 +71,7 @@ def style_layers(glyphs: bool, font: str) -> list[dict]:
             "type": "fill",
             "source": "buildings",
             "source-layer": "buildings",
-            "minzoom": 14,
+            "minzoom": tiles.LAYERS["buildings"].minzoom,
             "paint": {
                 "fill-color": [
                     "interpolate",
@@ -102,8 +102,8 @@ def style_layers(glyphs: bool, font: str) -> list[dict]:
             "type": "line",
             "source": "grids",
             "source-layer": "grids",
-            "minzoom": 10,
-            "paint": {"line-color": "#264653", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 0.5, 16, 2]},
+            "minzoom": tiles.LAYERS["grids"].minzoom,
+            "paint": {"line-color": "#264653", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.5, 16, 2]},
         },
         {
             "id": "communities-line",

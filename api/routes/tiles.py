@@ -5,19 +5,24 @@
 instead of the active ones (grids, buildings' grid codes, grid labels). 204 for an empty tile.
 
 Caching: tiles are kept gzip-compressed in an in-process LRU bounded in bytes
-(``GRIDMAP_TILES_CACHE_MB``), keyed by layer, plan and tile and tagged with the data versions of
-the layer (table ``data_version``, bumped by triggers in the writing transaction, read on every
-request). Any write to a layer's tables therefore invalidates that whole layer, at once and for
-every worker process; draft edits bump only the ``drafts`` version, which plan tiles also carry.
+(``GRIDMAP_TILES_CACHE_MB`` per worker process), keyed by layer, plan and tile and tagged with
+the data versions of the layer (table ``data_version``, bumped by triggers in the writing
+transaction). Any write to a layer's tables therefore invalidates that whole layer, for every
+worker process. Public tiles read the versions at most every ``GRIDMAP_TILES_VERSION_TTL``
+seconds (default 1), so a cache hit needs no database round trip and a change shows within
+that second; plan tiles (``?plan=``, drafts) read them on every request and are never stale
+(draft edits bump only the ``drafts`` version, which plan tiles also carry).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Connection
@@ -42,6 +47,8 @@ class TileSettings(BaseSettings):
     cache_mb: float = 64.0
     #: Cache-Control max-age of public (active-plan) tiles; plan tiles are always revalidated
     max_age: int = 60
+    #: seconds a worker reuses the data versions it read for public tiles (0: read on every request)
+    version_ttl: float = 1.0
     #: a glyph server URL template ({fontstack}/{range}.pbf) for text labels in the style; none by default
     glyphs: str | None = None
     font: str = "Noto Sans Regular"
@@ -51,12 +58,30 @@ _state_lock = threading.Lock()
 
 
 class TileState:
-    """Per-app tile state: the settings, the tile cache and TileJSON bounds by data version."""
+    """Per-app tile state: the settings, the tile cache, the last data versions read, TileJSON bounds."""
 
     def __init__(self, settings: TileSettings) -> None:
         self.settings = settings
         self.cache = tiles.TileCache(int(settings.cache_mb * 1024 * 1024))
         self.bounds: dict[tuple[str, int | None, tuple[int, ...]], list[float] | None] = {}
+        self._versions: dict[str, int] | None = None
+        self._read_at = 0.0
+
+    def recent_versions(self) -> dict[str, int] | None:
+        """The versions read less than ``version_ttl`` seconds ago, else None (read them again)."""
+        if self._versions is not None and time.monotonic() - self._read_at < self.settings.version_ttl:
+            return self._versions
+        return None
+
+    def forget_versions(self) -> None:
+        """Read the versions again on the next request (e.g. right after a write in this process)."""
+        self._versions = None
+
+    def read_versions(self, conn: Connection) -> dict[str, int]:
+        at = time.monotonic()
+        versions = tiles.read_versions(conn)
+        self._versions, self._read_at = versions, at
+        return versions
 
 
 def tile_state(request: Request) -> TileState:
@@ -137,6 +162,7 @@ def tile_response(request: Request, tile: tiles.EncodedTile, cache_control: str,
     return Response(tile.identity(), media_type=MVT, headers=headers)
 
 
+EMPTY = tiles.EncodedTile.encode(b"")
 Int = Annotated[int, Path()]
 PlanQuery = Annotated[
     int | None, Query(description="a grid plan id: its grids instead of the active plans' (drafts too)")
@@ -155,23 +181,37 @@ PlanQuery = Annotated[
         422: {"description": "tile out of range"},
     },
 )
-def get_tile(
-    request: Request, engine: EngineDep, layer: str, z: Int, x: Int, y: Int, plan: PlanQuery = None
-) -> Response:
+async def get_tile(request: Request, layer: str, z: Int, x: Int, y: Int, plan: PlanQuery = None) -> Response:
     spec = tiles.get_layer(layer)
     tiles.check_tile(z, x, y)
     state = tile_state(request)
+    if plan is None or not spec.plan_aware:
+        public = f"public, max-age={state.settings.max_age}"
+        if z < spec.minzoom:  # nothing to build or look up: the layer starts at a higher zoom
+            return tile_response(request, EMPTY, public, "skip")
+        versions = state.recent_versions()
+        if versions is not None:  # the fast path: no database round trip, no thread
+            tile = state.cache.get((layer, None, z, x, y), tiles.version_key(layer, versions, None))
+            if tile is not None:
+                return tile_response(request, tile, public, "hit")
+    return await run_in_threadpool(_tile_from_database, request, spec, z, x, y, plan)
+
+
+def _tile_from_database(request: Request, spec: tiles.Layer, z: int, x: int, y: int, plan: int | None) -> Response:
+    """Check the plan, read the data versions, then answer from the cache or build the tile."""
+    state = tile_state(request)
+    engine = request.app.state.engine
     with engine.connect() as conn:
         plan_id = select_plan(conn, request, spec, plan)
         cache_control = f"public, max-age={state.settings.max_age}" if plan_id is None else "private, no-cache"
-        if z < spec.minzoom:  # nothing to build or look up: the layer starts at a higher zoom
-            return tile_response(request, tiles.EncodedTile.encode(b""), cache_control, "skip")
-        versions = tiles.version_key(layer, tiles.read_versions(conn), plan_id)
-        key = (layer, plan_id, z, x, y)
+        if z < spec.minzoom:
+            return tile_response(request, EMPTY, cache_control, "skip")
+        versions = tiles.version_key(spec.name, state.read_versions(conn), plan_id)
+        key = (spec.name, plan_id, z, x, y)
         tile = state.cache.get(key, versions)
         if tile is not None:
             return tile_response(request, tile, cache_control, "hit")
-        tile = tiles.EncodedTile.encode(tiles.build_tile(conn, layer, z, x, y, plan_id))
+        tile = tiles.EncodedTile.encode(tiles.build_tile(conn, spec.name, z, x, y, plan_id))
     state.cache.put(key, versions, tile)
     return tile_response(request, tile, cache_control, "miss")
 
@@ -185,7 +225,7 @@ def tile_url(request: Request, layer: str, plan: int | None) -> str:
 def tilejson(request: Request, conn: Connection, state: TileState, layer: str, plan: int | None) -> dict:
     """The TileJSON 3.0.0 document of one layer (bounds from the data, cached per data version)."""
     spec = tiles.get_layer(layer)
-    versions = tiles.version_key(layer, tiles.read_versions(conn), plan)
+    versions = tiles.version_key(layer, state.read_versions(conn), plan)
     bkey = (layer, plan, versions)
     if bkey not in state.bounds:
         if len(state.bounds) > 256:

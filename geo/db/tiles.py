@@ -1,8 +1,11 @@
 """Mapbox vector tiles built in PostGIS, the data versions that invalidate them, and a byte-bounded cache.
 
-Every layer is one SQL statement (``geo/db/sql/tile_<layer>.sql``): the tile envelope is
-transformed to the storage CRS (EPSG:4490) for the GiST index filter and the features to Web
-Mercator for ``ST_AsMVTGeom``; ``ST_AsMVT`` encodes the layer. Which features a zoom shows is
+Every layer is one SQL statement (``geo/db/sql/tile_<layer>.sql``) with bound parameters: the
+tile's envelope in the storage CRS (EPSG:4490, lon/lat; :func:`tile_params`) filters through the GiST
+index; from z12 the features' lon/lat are mapped linearly onto the tile's lon/lat box (no
+per-feature transform; Mercator's curvature inside one tile stays below half a tile unit, see
+``tile_communities.sql``), below z12 they are transformed to Web Mercator; ``ST_AsMVTGeom`` clips
+and quantises, ``ST_AsMVT`` encodes. Which features a zoom shows is
 decided by zoom, never by a row limit: a layer answers nothing below its ``minzoom`` (buildings
 are specks there; the ``labels`` layer carries the overview points instead).
 
@@ -59,7 +62,7 @@ class Layer:
 LAYERS: dict[str, Layer] = {
     "communities": Layer(
         "communities",
-        "Community (社区/嘎查村) boundaries; simplified to one tile unit below z14.",
+        "Community (社区/嘎查村) boundaries at every zoom, simplified to half a tile unit.",
         0,
         16,
         {
@@ -74,8 +77,8 @@ LAYERS: dict[str, Layer] = {
     ),
     "grids": Layer(
         "grids",
-        "Grids (网格) of the active plans (or of ?plan=ID); from z10.",
-        10,
+        "Grids (网格) of the active plans (or of ?plan=ID); from z12.",
+        12,
         16,
         {
             "id": "Number: grid id (also the feature id)",
@@ -96,8 +99,8 @@ LAYERS: dict[str, Layer] = {
     ),
     "compounds": Layer(
         "compounds",
-        "Walled residential compounds (小区); from z12.",
-        12,
+        "Walled residential compounds (小区); from z13.",
+        13,
         16,
         {
             "id": "Number: compound id (also the feature id)",
@@ -169,6 +172,35 @@ def unit_metres(z: int) -> float:
     return 2 * WORLD / (1 << z) / EXTENT
 
 
+def tile_params(z: int, x: int, y: int, plan: int | None = None) -> dict[str, float | int | None]:
+    """The binds of every ``tile_*.sql``: the tile, its lon/lat box with and without the buffer, tolerances."""
+    n = 1 << z
+    margin = BUFFER / EXTENT
+
+    def lon(tx: float) -> float:
+        return tx / n * 360.0 - 180.0
+
+    def lat(ty: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * ty / n))))
+
+    return {
+        "z": z,
+        "x": x,
+        "y": y,
+        "w": lon(x),
+        "e": lon(x + 1),
+        "n": lat(y),
+        "s": lat(y + 1),
+        "bw": lon(x - margin),
+        "be": lon(x + 1 + margin),
+        "bn": lat(max(y - margin, 0)),
+        "bs": lat(min(y + 1 + margin, n)),
+        "tol": unit_metres(z),
+        "tol_deg": 360.0 / n / EXTENT,
+        "plan": plan,
+    }
+
+
 @cache
 def _statement(layer: str) -> sa.TextClause:
     return sa.text(sql(f"tile_{layer}"))
@@ -180,8 +212,7 @@ def build_tile(conn: Connection, layer: str, z: int, x: int, y: int, plan: int |
     check_tile(z, x, y)
     if z < spec.minzoom:
         return b""
-    params = {"z": z, "x": x, "y": y, "tol": unit_metres(z), "plan": plan}
-    data = conn.execute(_statement(layer), params).scalar_one()
+    data = conn.execute(_statement(layer), tile_params(z, x, y, plan)).scalar_one()
     return bytes(data) if data else b""
 
 

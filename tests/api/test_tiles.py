@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.routes.tiles import TileSettings, TileState
 from api.settings import ApiSettings
 from geo.db import plans
 from geo.db.imports import import_paths
@@ -80,10 +81,21 @@ def street(engine, keys):
     return engine
 
 
+def exact_versions(c: TestClient, **settings) -> TestClient:
+    """Tiles of this client read the data versions on every request (no TTL), unless told otherwise."""
+    c.app.state.tiles = TileState(TileSettings(**{"version_ttl": 0, **settings}))
+    return c
+
+
 @pytest.fixture(scope="module")
 def sample(street, db_url: str):
     with TestClient(create_app(ApiSettings(database_url=db_url))) as c:
-        yield c
+        yield exact_versions(c)
+
+
+@pytest.fixture
+def tiles_client(client) -> TestClient:
+    return exact_versions(client)
 
 
 def query(engine, q: str, **params) -> list:
@@ -106,10 +118,10 @@ def test_each_layer_shows_what_its_zoom_needs(sample) -> None:
         r = get(sample, "buildings", tile_at(CENTRE, z))
         assert r.status_code == 204 and r.content == b""
     assert features(sample, "buildings", tile_at(CENTRE, 16))
-    assert get(sample, "grids", tile_at(CENTRE, 9)).status_code == 204
-    assert features(sample, "grids", tile_at(CENTRE, 10))
-    assert get(sample, "compounds", tile_at(CENTRE, 11)).status_code == 204
-    assert features(sample, "compounds", tile_at(CENTRE, 12))
+    assert get(sample, "grids", tile_at(CENTRE, 11)).status_code == 204
+    assert features(sample, "grids", tile_at(CENTRE, 12))
+    assert get(sample, "compounds", tile_at(CENTRE, 12)).status_code == 204
+    assert features(sample, "compounds", tile_at(CENTRE, 13))
     assert features(sample, "communities", tile_at(CENTRE, 3))  # generalised, never dropped
 
 
@@ -169,6 +181,53 @@ def test_no_personal_data_in_any_tile(sample, street) -> None:
     for layer, keys in seen_keys.items():
         assert keys <= set(LAYERS[layer].fields), (layer, keys - set(LAYERS[layer].fields))
     assert set(seen_keys) == set(LAYERS)
+
+
+EXACT_SQL = """
+SELECT ST_AsMVT(t, 'exact', 4096, 'geom', 'fid') FROM (
+    SELECT {fid} AS fid, ST_AsMVTGeom(ST_Transform({geom}, 3857), ST_TileEnvelope(:z, :x, :y), 4096, 64, true) AS geom
+    FROM {table} WHERE {geom} && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4490) {where}
+) AS t WHERE t.geom IS NOT NULL
+"""
+
+
+def _coords(geometry: dict) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+
+    def walk(c) -> None:  # noqa: ANN001
+        if isinstance(c[0], (int, float)):
+            out.append((c[0], c[1]))
+        else:
+            for part in c:
+                walk(part)
+
+    walk(geometry["coordinates"])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("layer", "z", "table", "fid", "where", "tolerance"),
+    [
+        ("buildings", 14, "building", "id", "", 1),
+        ("buildings", 17, "building", "id", "", 1),
+        ("communities", 12, "admin_area", "CAST(code AS bigint)", "AND level = 'village'", 2),
+        ("communities", 8, "admin_area", "CAST(code AS bigint)", "AND level = 'village'", 2),
+    ],
+)
+def test_geometry_matches_web_mercator(sample, street, layer, z, table, fid, where, tolerance) -> None:
+    """The served geometry is within a tile unit or two (simplification) of an exact EPSG:3857 encoding."""
+    zz, x, y = tile_at(CENTRE, z)
+    sql = EXACT_SQL.format(fid=fid, geom="geom", table=table, where=where)
+    with street.connect() as conn:
+        exact = mapbox_vector_tile.decode(bytes(conn.execute(sa.text(sql), {"z": zz, "x": x, "y": y}).scalar_one()))
+    want = {f["id"]: _coords(f["geometry"]) for f in exact["exact"]["features"]}
+    got = {f["id"]: _coords(f["geometry"]) for f in features(sample, layer, (zz, x, y))}
+    assert want and set(got) == set(want)
+    for k, pts in got.items():
+        gx, gy = zip(*pts, strict=True)
+        wx, wy = zip(*want[k], strict=True)
+        for a, b in ((min(gx), min(wx)), (max(gx), max(wx)), (min(gy), min(wy)), (max(gy), max(wy))):
+            assert abs(a - b) <= tolerance, (layer, z, k)
 
 
 def test_labels_change_with_zoom(sample) -> None:
@@ -335,37 +394,37 @@ def test_draft_tiles_are_fresh_and_do_not_disturb_public_tiles(sample, street) -
 # hand-made layers (each test starts from emptied tables)
 
 
-def test_import_invalidates_the_building_layer(client, db, tmp_path: Path) -> None:
+def test_import_invalidates_the_building_layer(tiles_client, db, tmp_path: Path) -> None:
     import_paths(db, [layers.write_shp(layers.communities(), tmp_path / "communities.shp")])
     b = layers.buildings(6)
     import_paths(db, [layers.write_shp(b, tmp_path / "buildings.shp")])
     t = tile_at(layers.ORIGIN, 17)
-    first = get(client, "buildings", t)
+    first = get(tiles_client, "buildings", t)
     assert {f["properties"]["floors"] for f in decode(first)["buildings"]["features"]} == {6}
-    again = get(client, "buildings", t)
+    again = get(tiles_client, "buildings", t)
     assert again.headers["x-tile-cache"] == "hit" and again.headers["etag"] == first.headers["etag"]
-    communities_before = get(client, "communities", t)
-    assert get(client, "communities", t).headers["x-tile-cache"] == "hit"
+    communities_before = get(tiles_client, "communities", t)
+    assert get(tiles_client, "communities", t).headers["x-tile-cache"] == "hit"
 
     b.loc[0, "层数"] = 18
     (report,) = import_paths(db, [layers.write_shp(b, tmp_path / "buildings2.shp")])
     assert report.updated == 1
-    changed = get(client, "buildings", t, headers={"If-None-Match": first.headers["etag"]})
+    changed = get(tiles_client, "buildings", t, headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200
     assert changed.headers["x-tile-cache"] == "miss"
     assert changed.headers["etag"] != first.headers["etag"]
     floors = {f["properties"]["number"]: f["properties"]["floors"] for f in decode(changed)["buildings"]["features"]}
     assert floors["1号楼"] == 18
     # whole-layer granularity: other layers keep their cached tiles
-    still = get(client, "communities", t)
+    still = get(tiles_client, "communities", t)
     assert still.headers["x-tile-cache"] == "hit" and still.content == communities_before.content
 
 
-def test_dwellings_change_household_counts(client, db, tmp_path: Path) -> None:
+def test_dwellings_change_household_counts(tiles_client, db, tmp_path: Path) -> None:
     import_paths(db, [layers.write_shp(layers.communities(), tmp_path / "communities.shp")])
     import_paths(db, [layers.write_shp(layers.buildings(2), tmp_path / "buildings.shp")])
     t = tile_at(layers.ORIGIN, 17)
-    before = {f["properties"]["number"]: f["properties"]["households"] for f in features(client, "buildings", t)}
+    before = {f["properties"]["number"]: f["properties"]["households"] for f in features(tiles_client, "buildings", t)}
     assert before == {"1号楼": 36, "2号楼": 36}  # planned dwellings: no dwelling rows yet
     with db.begin() as conn:
         conn.execute(
@@ -374,8 +433,29 @@ def test_dwellings_change_household_counts(client, db, tmp_path: Path) -> None:
                 "SELECT id, 1, f, f || '01' FROM building, generate_series(1, 5) AS f WHERE ext_id = 'B0000'"
             )
         )
-    after = {f["properties"]["number"]: f["properties"]["households"] for f in features(client, "buildings", t)}
+    after = {f["properties"]["number"]: f["properties"]["households"] for f in features(tiles_client, "buildings", t)}
     assert after == {"1号楼": 5, "2号楼": 36}
+
+
+def test_public_tiles_reuse_versions_for_the_ttl(client, db, tmp_path: Path) -> None:
+    """Within the version TTL a cache hit needs no database; the change shows once it is over."""
+    exact_versions(client, version_ttl=600)
+    import_paths(db, [layers.write_shp(layers.communities(), tmp_path / "communities.shp")])
+    b = layers.buildings(2)
+    import_paths(db, [layers.write_shp(b, tmp_path / "buildings.shp")])
+    t = tile_at(layers.ORIGIN, 17)
+    first = get(client, "buildings", t)
+    b.loc[0, "层数"] = 9
+    import_paths(db, [layers.write_shp(b, tmp_path / "buildings2.shp")])
+    soon = get(client, "buildings", t)
+    assert soon.headers["x-tile-cache"] == "hit" and soon.content == first.content
+    client.app.state.tiles.forget_versions()  # what the TTL running out does
+    later = get(client, "buildings", t)
+    assert later.headers["x-tile-cache"] == "miss" and later.content != first.content
+    assert 9 in {f["properties"]["floors"] for f in decode(later)["buildings"]["features"]}
+    # plan tiles read the versions on every request: never stale
+    r = get(client, "grids", tile_at(layers.ORIGIN, 15), params={"plan": 1})
+    assert r.status_code == 404 and "plan" in r.json()["detail"]
 
 
 def test_the_cache_stays_within_its_byte_bound() -> None:
