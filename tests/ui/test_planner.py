@@ -24,6 +24,28 @@ VISIBLE_BUILDINGS = """() => {
 }"""
 
 
+# every building drawn on the map: id, grid, households and its centre on the screen
+ALL_BUILDINGS = """() => {
+  const P = window.gridmapPlanner, m = P.map, rect = m.getContainer().getBoundingClientRect();
+  return P.state.buildings.features.map(f => {
+    const ring = f.geometry.coordinates[0][0];
+    let x = 0, y = 0; ring.slice(0, -1).forEach(c => { x += c[0]; y += c[1]; });
+    const c = m.latLngToContainerPoint([y / (ring.length - 1), x / (ring.length - 1)]);
+    return {id: f.properties.id, grid: f.properties.grid_code, x: rect.left + c.x, y: rect.top + c.y};
+  });
+}"""
+
+
+def assignment(site, plan_id: int) -> dict[str, set[str]]:
+    r = site["http"].get(
+        f"/plans/{plan_id}/buildings.geojson", headers={"Authorization": f"Bearer {site['tokens']['planner']}"}
+    )
+    out: dict[str, set[str]] = {}
+    for f in r.json()["features"]:
+        out.setdefault(f["properties"]["id"], set()).add(f["properties"]["grid_code"])
+    return out
+
+
 def label_households(tab: Tab, code: str) -> int:
     text = tab.page.inner_text(f'.gm-grid-label .hh[data-grid="{code}"]')
     return int(re.sub(r"\D", "", text))
@@ -124,6 +146,47 @@ def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory)
     assert api_grids(site, plan_id)[target]["properties"]["households"] == dst_hh
     assert label_households(tab, target) == dst_hh
     assert page.inner_text("#in-band") == in_band_before
+
+    # redraw a boundary: click a rectangle around one grid's buildings, double-click to
+    # finish; the buildings inside join that grid. Then undo it.
+    start = assignment(site, plan_id)
+    drawn = page.evaluate(ALL_BUILDINGS)
+    code = next(
+        c for c in sorted(before) if c != target and c != b["grid"] and before[c]["properties"]["kind"] == "basic"
+    )
+    mine = [x for x in drawn if x["grid"] == code]
+    x0, x1 = min(x["x"] for x in mine) - 8, max(x["x"] for x in mine) + 8
+    y0, y1 = min(x["y"] for x in mine) - 8, max(x["y"] for x in mine) + 8
+    page.click("#mode-draw")
+    page.select_option("#draw-grid", code)
+    page.mouse.click(x0, y0)
+    page.mouse.click(x1, y0)
+    page.mouse.click(x1, y1)
+    assert page.inner_text("#draw-count") == "已添加 3 个顶点"
+    page.mouse.dblclick(x0, y1)
+    page.wait_for_function("document.querySelector('#banner').textContent.includes('重绘')")
+    tab.idle()
+    assert "已保存到草稿" in page.inner_text("#banner")
+    redrawn = assignment(site, plan_id)
+    now_mine = {i for i, g in redrawn.items() if g == {code}}
+
+    def inside(x: dict, margin: float) -> bool:
+        return x0 + margin < x["x"] < x1 - margin and y0 + margin < x["y"] < y1 - margin
+
+    assert {x["id"] for x in mine} <= now_mine
+    assert {x["id"] for x in drawn if inside(x, 3)} <= now_mine
+    assert now_mine <= {x["id"] for x in drawn if inside(x, -3)}
+    shown = page.evaluate(
+        "window.gridmapPlanner.state.grids.features.map(f => [f.properties.code, f.properties.households])"
+    )
+    api_now = api_grids(site, plan_id)
+    assert dict(shown) == {c: f["properties"]["households"] for c, f in api_now.items()}
+    page.click("#undo")
+    page.wait_for_function("document.querySelector('#banner').textContent.includes('已撤销')")
+    tab.idle()
+    assert assignment(site, plan_id) == start
+    page.click("#mode-select")
+
     page.mouse.click(b["x"], b["y"])
     page.select_option("#target", target)
     page.click("#move")

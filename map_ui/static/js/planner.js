@@ -106,11 +106,12 @@
     return [x / n, y / n];
   }
 
-  /* A label point inside the grid: the centre of its building nearest the centre of its extent. */
-  function labelPoint(gridFeature, gridLeafletLayer) {
+  /* A label point inside the grid: the centre of its building nearest the centre of its extent
+   * (`buildings` in map coordinates). */
+  function labelPoint(gridFeature, gridLeafletLayer, buildings) {
     var c = gridLeafletLayer.getBounds().getCenter();
     var best = null, bestD = Infinity;
-    S.buildings.features.forEach(function (b) {
+    buildings.features.forEach(function (b) {
       if (b.properties.grid_code !== gridFeature.properties.code) return;
       var p = ringCentre(b.geometry);
       var d = (p[0] - c.lng) * (p[0] - c.lng) + (p[1] - c.lat) * (p[1] - c.lat);
@@ -137,7 +138,7 @@
         var prev = S.prevHouseholds ? S.prevHouseholds[p.code] : undefined;
         var delta = prev !== undefined && prev !== p.households ? p.households - prev : 0;
         L.tooltip({ permanent: true, direction: "center", className: cls, interactive: false })
-          .setLatLng(labelPoint(f, layer))
+          .setLatLng(labelPoint(f, layer, buildings))
           .setContent("<b>" + esc(gridName(p.code)) + "</b><span class=\"hh\" data-grid=\"" + esc(p.code) + "\">" +
             fmt(p.households) + " 户</span>" + (delta ? " <small>(" + (delta > 0 ? "+" : "") + delta + ")</small>" : ""))
           .addTo(labelLayer);
@@ -304,9 +305,14 @@
     $("#draw-tools").hidden = S.mode !== "draw";
   }
 
+  var bannerTimer = null;
+
+  /* The message over the map; confirmations fade after a while, errors stay until the next action. */
   function banner(kind, text, detail) {
+    clearTimeout(bannerTimer);
     if (kind === null) return GM.clearMessage($("#banner"));
     GM.message($("#banner"), kind, text, detail);
+    if (kind === "ok") bannerTimer = setTimeout(function () { GM.clearMessage($("#banner")); }, 10000);
   }
 
   function fail(what, special) {

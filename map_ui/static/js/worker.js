@@ -95,7 +95,7 @@
       "<div><b>" + fmt(i.dwellings) + "</b><span>房屋</span></div>" +
       "<div><b>" + GM.pct(i.occupancy, 0) + "</b><span>入住率</span></div>" +
       "</div>" + (tags ? "<div class=\"tags\" title=\"重点人群\">" + tags + "</div>" : "") +
-      "<p class=\"print-only hint\">打印时间：" + new Date().toLocaleString("zh-CN") + "</p>";
+      "<p class=\"print-only hint\">以房找人图 · 打印时间：" + new Date().toLocaleString("zh-CN") + "</p>";
 
     boundaryLayer.clearLayers(); buildingLayer.clearLayers(); numberLayer.clearLayers();
     layersById = {}; markersById = {};
@@ -108,7 +108,7 @@
         var p = f.properties;
         (layersById[p.id] = layersById[p.id] || []).push(layer);
         layer.on("click", function () { openTable(p.id); });
-        var at = p.at ? GM.latLng(p.at) : layer.getBounds().getCenter();
+        var at = p.at ? L.latLng(p.at[1], p.at[0]) : layer.getBounds().getCenter(); // already in map coordinates
         var mk = L.marker(at, {
           icon: L.divIcon({ className: "", html: "<div class=\"gm-bnum\" data-b=\"" + esc(p.id) + "\">" + p.seq + "</div>", iconSize: [22, 20], iconAnchor: [11, 10] }),
           keyboard: false, title: label(p)
@@ -300,6 +300,14 @@
     else msg("warn", "网格编码是 15 位数字");
   });
   document.addEventListener("keydown", function (ev) { if (ev.key === "Escape" && !$("#sheet").hidden) closeSheet(); });
+  // the printed map is another size: fit the grid into it before printing, and back after
+  function refit() {
+    if (!map || !S.info) return;
+    map.invalidateSize();
+    boundaryLayer.eachLayer(function (l) { map.fitBounds(l.getBounds(), { padding: [12, 12], maxZoom: 19, animate: false }); });
+  }
+  window.addEventListener("beforeprint", refit);
+  window.addEventListener("afterprint", refit);
 
   function start(u) {
     S.user = u;
@@ -339,5 +347,9 @@
   }
 
   GM.loginBox($("#login"), start);
-  window.gridmapWorker = { state: S, loadGrid: loadGrid, openTable: openTable };
+  window.gridmapWorker = {
+    state: S, loadGrid: loadGrid, openTable: openTable,
+    get markers() { return markersById; },
+    get map() { return map; }
+  };
 })();
