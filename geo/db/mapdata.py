@@ -39,7 +39,8 @@ _CODE = re.compile(r"^[0-9]{15}$")
 @contextmanager
 def _connection(conn_or_engine: Connection | Engine) -> Iterator[Connection]:
     if isinstance(conn_or_engine, Engine):
-        with conn_or_engine.connect() as conn:
+        # one snapshot for the several reads of a map (a plan approved meanwhile cannot mix in)
+        with conn_or_engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
             yield conn
     else:
         yield conn_or_engine
