@@ -153,6 +153,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
     args = ap.parse_args()
 
+    load = os.getloadavg()
     server = get_db_settings().url
     name = "gridmap_bench_maps"
     drop_database(server, name)
@@ -217,7 +218,8 @@ def main() -> None:
     lines = [
         f"The sample street (4 communities, {len(codes)} active grids, 582 buildings, ~15k dwellings, ~33k persons), "
         f"balanced and approved; median of {args.runs} runs after a warm-up; {platform.machine()}, "
-        f"{os.cpu_count()} cores.",
+        f"{os.cpu_count()} cores, load average {load[0]:.1f} at the start and {os.getloadavg()[0]:.1f} at the end "
+        "(other work on the machine slows every figure, the peers' too).",
         "",
         "**One grid's 以房找人 map** (`grid_map_html`: read from PostGIS, mask for the role, render the standalone "
         "HTML with Leaflet inlined). Peer: a plain folium map of the same grid's buildings "
