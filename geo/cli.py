@@ -28,8 +28,10 @@ app.add_typer(worker_app, name="worker")
 
 
 def _register_commands() -> None:
-    from geo.commands import balance
+    from geo.commands import balance, maps
 
+    app.command("maps")(maps.maps)
+    app.command("signboards")(maps.signboards)
     app.command("balance")(balance.balance)
     app.command("balance-file")(balance.balance_file)
     app.add_typer(balance.plan_app, name="plan")

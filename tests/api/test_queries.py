@@ -4,55 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.settings import ApiSettings
 from geo.crs import wgs84_to_gcj02
-from geo.db import plans
-from geo.db.imports import import_paths
-from geo.db.people import import_dwellings, import_persons
-from geo.db.users import add_user
-from tests.conftest import SAMPLE, clean
+from tests.api.conftest import h
 
 STREET = "150102003000"
-
-
-@pytest.fixture(scope="module")
-def world(engine, db_url, keys):
-    clean(engine)
-    import_paths(engine, [SAMPLE / "communities.shp", SAMPLE / "compounds.shp", SAMPLE / "buildings.shp"])
-    import_dwellings(engine, SAMPLE / "dwellings.csv")
-    import_persons(engine, SAMPLE / "persons.csv", keys=keys)
-    with engine.connect() as conn:
-        codes = plans.community_codes(conn, street=STREET)
-    for r in plans.balance(engine, codes, jobs=2):
-        plans.approve(engine, r["plan_id"])
-    with engine.connect() as conn:
-        grid_a, grid_b = (
-            conn.execute(
-                sa.text(
-                    "SELECT g.code FROM grid g JOIN grid_plan p ON p.id = g.plan_id AND p.status = 'active' "
-                    "WHERE g.community_code = '150102003001' ORDER BY g.code LIMIT 2"
-                )
-            )
-            .scalars()
-            .all()
-        )
-    tokens = {
-        "admin": add_user(engine, "admin", "admin")[1],
-        "planner": add_user(engine, "planner", "planner", [STREET])[1],
-        "other_planner": add_user(engine, "other", "planner", ["150102004000"])[1],
-        "worker": add_user(engine, "worker", "worker", [grid_a])[1],
-        "viewer": add_user(engine, "viewer", "viewer", [STREET])[1],
-        "sync": add_user(engine, "sync", "sync")[1],
-    }
-    with TestClient(create_app(ApiSettings(database_url=db_url))) as client:
-        yield {"client": client, "engine": engine, "tokens": tokens, "grid_a": grid_a, "grid_b": grid_b}
-
-
-def h(world, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world['tokens'][role]}"}
 
 
 def one(engine, q: str, **p):
@@ -213,6 +169,10 @@ def test_grid_worker_shows_on_locate_and_grid(world) -> None:
         add_worker(eng, "x", "150102003001999")
     added = seed_sample_workers(eng)
     with eng.connect() as conn:
-        grids = conn.execute(sa.text("SELECT count(*) FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
-                                     "AND p.status = 'active' WHERE g.kind = 'basic'")).scalar()
+        grids = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM grid g JOIN grid_plan p ON p.id = g.plan_id "
+                "AND p.status = 'active' WHERE g.kind = 'basic'"
+            )
+        ).scalar()
     assert added == grids - 1 and seed_sample_workers(eng) == 0
