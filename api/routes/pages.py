@@ -16,6 +16,7 @@ import os
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
@@ -63,14 +64,34 @@ def _page_text(path: Path, mtime: float) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def content_policy(tiles_url: str) -> str:
+    """Scripts, styles and data from this server only; images also from the basemap's host, if any."""
+    img = "'self' data: blob:"
+    if tiles_url:
+        u = urlsplit(tiles_url.replace("{s}", "*"))
+        if u.scheme in ("http", "https") and u.netloc:
+            img += f" {u.scheme}://{u.netloc}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {img}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
+
 def _page(name: str) -> HTMLResponse:
     path = ui_dir() / PAGES[name]
     if not path.is_file():
         raise NotFound(f"the page {name} is not installed ({path})")
     text = _page_text(path, path.stat().st_mtime)
-    config = html.escape(json.dumps({"basemap": basemap()}, ensure_ascii=False), quote=True)
+    bm = basemap()
+    config = html.escape(json.dumps({"basemap": bm}, ensure_ascii=False), quote=True)
     text = text.replace("{{GRIDMAP_CONFIG}}", config)
-    return HTMLResponse(text, headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"})
+    headers = {
+        "Cache-Control": "no-cache",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": content_policy(bm["url"]),
+    }
+    return HTMLResponse(text, headers=headers)
 
 
 @router.get("/", include_in_schema=False)

@@ -9,6 +9,7 @@ is missing; CI installs it (``.ci/run``). Screenshots go to ``docs/screenshots/`
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,23 @@ class Tab:
         self.requests: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: self.requests.append(r.url))
+        # the pages run under a strict Content-Security-Policy: anything it refuses is a bug
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(m.text) if m.type == "error" and "Content Security Policy" in m.text else None,
+        )
+
+    def wait_for(self, expression: str, arg: Any = None, timeout: float = 30.0) -> Any:
+        """Poll a JavaScript expression until it is truthy (``wait_for_function`` would need eval, which the
+        pages' Content-Security-Policy forbids)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.page.evaluate(expression, arg)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {expression}")
+            self.page.wait_for_timeout(50)
 
     def login(self, token: str) -> None:
         self.page.fill("#gm-token", token)
@@ -127,7 +145,7 @@ class Tab:
         self.page.wait_for_selector(".login-user")
 
     def idle(self) -> None:
-        self.page.wait_for_function("document.body.getAttribute('aria-busy') !== 'true'")
+        self.wait_for("document.body.getAttribute('aria-busy') !== 'true'")
 
     def shot(self, name: str, full_page: bool = False) -> Path:
         path = SCREENSHOTS / name

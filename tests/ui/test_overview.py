@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from api.routes.pages import content_policy
 from tests.ui.conftest import LAPTOP, STREET, WORKER_COMMUNITY, needs_chromium
 
 pytestmark = needs_chromium
@@ -80,6 +81,11 @@ def test_index_and_static_files(site, tab_factory) -> None:
         "/ui/vendor/README.md/x",
     ):
         assert site["http"].get(bad).status_code == 404, bad
+    csp = site["http"].get("/worker").headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "img-src 'self' data: blob: https://*.tiles.example.cn;" in content_policy(
+        "https://{s}.tiles.example.cn/{z}/{x}/{y}.png"
+    )
     tab = tab_factory(LAPTOP)
     tab.page.goto(base)
     assert tab.page.url == f"{base}/home"

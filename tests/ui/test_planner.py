@@ -86,7 +86,7 @@ def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory)
 
     # propose: a new draft opens
     page.click("#propose")
-    page.wait_for_function(
+    tab.wait_for(
         "document.querySelector('#plan-status') && document.querySelector('#plan-status').textContent === '草稿'"
     )
     tab.idle()
@@ -141,7 +141,7 @@ def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory)
 
     # undo puts it back; the move again (kept for the approval)
     page.click("#undo")
-    page.wait_for_function("document.querySelector('#banner').textContent.includes('已撤销')")
+    tab.wait_for("document.querySelector('#banner').textContent.includes('已撤销')")
     tab.idle()
     assert api_grids(site, plan_id)[target]["properties"]["households"] == dst_hh
     assert label_households(tab, target) == dst_hh
@@ -164,7 +164,7 @@ def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory)
     page.mouse.click(x1, y1)
     assert page.inner_text("#draw-count") == "已添加 3 个顶点"
     page.mouse.dblclick(x0, y1)
-    page.wait_for_function("document.querySelector('#banner').textContent.includes('重绘')")
+    tab.wait_for("document.querySelector('#banner').textContent.includes('重绘')")
     tab.idle()
     assert "已保存到草稿" in page.inner_text("#banner")
     redrawn = assignment(site, plan_id)
@@ -182,7 +182,7 @@ def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory)
     api_now = api_grids(site, plan_id)
     assert dict(shown) == {c: f["properties"]["households"] for c, f in api_now.items()}
     page.click("#undo")
-    page.wait_for_function("document.querySelector('#banner').textContent.includes('已撤销')")
+    tab.wait_for("document.querySelector('#banner').textContent.includes('已撤销')")
     tab.idle()
     assert assignment(site, plan_id) == start
     page.click("#mode-select")
@@ -190,13 +190,13 @@ def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory)
     page.mouse.click(b["x"], b["y"])
     page.select_option("#target", target)
     page.click("#move")
-    page.wait_for_function("document.querySelector('#banner').textContent.includes('已保存到草稿')")
+    tab.wait_for("document.querySelector('#banner').textContent.includes('已保存到草稿')")
     tab.idle()
     assert label_households(tab, target) == dst_hh + b["households"]
 
     # "save draft" confirms that the server has it
     page.click("#save")
-    page.wait_for_function("document.querySelector('#banner').textContent.includes('已保存在服务器')")
+    tab.wait_for("document.querySelector('#banner').textContent.includes('已保存在服务器')")
     tab.idle()
 
     # compare with the active plan: one building moved, highlighted on the map
@@ -231,7 +231,7 @@ def test_planner_moves_a_building_saves_compares_and_approves(site, tab_factory)
     # the stale draft (based on the plan that was active before) cannot be approved: 409, said clearly
     page.select_option("#plans", str(stale_id))
     page.click("#open")
-    page.wait_for_function(f"window.gridmapPlanner.state.plan && window.gridmapPlanner.state.plan.id === {stale_id}")
+    tab.wait_for(f"window.gridmapPlanner.state.plan && window.gridmapPlanner.state.plan.id === {stale_id}")
     tab.idle()
     page.click("#approve")
     page.click("#approve-yes")
@@ -256,7 +256,7 @@ def test_planner_page_refuses_other_roles_and_scopes(site, tab_factory) -> None:
     tab.login(site["tokens"]["other_planner"])
     page.select_option("#community", PLANNER_COMMUNITY)
     # plans outside one's scope are not listed
-    page.wait_for_function("document.querySelector('#plans').textContent === '（无方案，请生成）'")
+    tab.wait_for("document.querySelector('#plans').textContent === '（无方案，请生成）'")
     page.click("#propose")
     page.wait_for_selector("#banner[data-kind=error]")
     text = page.inner_text("#banner")
