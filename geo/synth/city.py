@@ -7,7 +7,7 @@ into streets of about ten communities. Codes and names are the real 街道 and �
 districts from the division file, in order; when the city needs more, codes are synthesised in the
 same 12-digit pattern (next free street ``0xx`` / community ``001-199`` numbers) with invented names.
 
-The old centre is mostly walk-ups, the outer rings mid-rises and towers; one community in ten is
+The old centre is mostly walk-ups, the outer rings mid-rises and towers; one community in eight is
 an urban village (城中村) of bungalow lanes. Geometry is EPSG:4546 (metres).
 """
 

@@ -108,7 +108,7 @@ def make_ids(
     male = np.asarray(male, dtype=bool)
     key = np.zeros(n, dtype=np.int64)
     todo = np.arange(n)
-    while todo.size:
+    for _ in range(200):
         seq = rng.integers(1, 500, todo.size) * 2 - np.where(male[todo], 1, 0)  # odd 1..997, even 2..998
         cand = base[todo] + seq
         retry = []
@@ -119,6 +119,13 @@ def make_ids(
                 taken.add(v)
                 key[j] = v
         todo = np.array(retry, dtype=np.int64)
+        if todo.size == 0:
+            break
+    if todo.size:
+        raise RuntimeError(
+            f"{todo.size} people share a region, birth date and sex with 499 others already: "
+            "no free ID sequence number left"
+        )
     if n == 0:
         return np.array([], dtype=object)
     first = [f"{k:017d}" for k in key.tolist()]

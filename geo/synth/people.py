@@ -162,9 +162,16 @@ def _child_eth(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
 
 
 def _uniform(rng: np.random.Generator, lo, hi, n: int) -> np.ndarray:
+    """Uniform ages in [lo, hi]; where the range is empty, within half a year above ``lo``."""
     lo = np.broadcast_to(np.asarray(lo, dtype=float), (n,))
     hi = np.broadcast_to(np.asarray(hi, dtype=float), (n,))
-    return lo + (np.maximum(hi, lo) - lo) * rng.random(n)
+    return lo + np.maximum(hi - lo, 0.5) * rng.random(n)
+
+
+def _at_least(rng: np.random.Generator, age: np.ndarray, floor) -> np.ndarray:
+    """Raise ages below ``floor`` to a random age just above it (no pile-up on one birth date)."""
+    floor = np.broadcast_to(np.asarray(floor, dtype=float), age.shape)
+    return np.where(age < floor, floor + 3.0 * rng.random(age.shape), age)
 
 
 class _Members:
@@ -186,7 +193,7 @@ def _template_members(t: Template, n: int, hh_eth: np.ndarray, rng: np.random.Ge
     if "S" in t.roles:
         male["S"] = ~male["H"]
         age["S"] = age["H"] + np.where(male["H"], -2.5, 2.5) + rng.normal(0, 3, n)
-        age["S"] = np.maximum(age["S"], np.where(male["S"], 22.0, 20.0))
+        age["S"] = _at_least(rng, age["S"], np.where(male["S"], 22.0, 21.0))
         eth["S"] = _spouse_eth(rng, hh_eth)
     # the mother of the head's children
     if "S" in t.roles:
@@ -204,7 +211,7 @@ def _template_members(t: Template, n: int, hh_eth: np.ndarray, rng: np.random.Ge
         eth["C2"] = eth["C"]
     if "O" in t.roles:  # the child's spouse (儿媳 / 女婿)
         male["O"] = ~male["C"]
-        age["O"] = np.maximum(age["C"] + rng.normal(0, 2.5, n), np.where(male["O"], 22.0, 20.0))
+        age["O"] = _at_least(rng, age["C"] + rng.normal(0, 2.5, n), np.where(male["O"], 22.0, 21.0))
         eth["O"] = _draw_eth(rng, n)
     if "G" in t.roles:
         if "C" in t.roles:
@@ -216,15 +223,15 @@ def _template_members(t: Template, n: int, hh_eth: np.ndarray, rng: np.random.Ge
             eth["G"] = _child_eth(eth["H"], eth.get("S"))
         male["G"] = rng.random(n) < 0.51
     if "P" in t.roles:
-        age["P"] = np.minimum(age["H"] + _uniform(rng, 22, 35, n), 99.0)
+        age["P"] = age["H"] + _uniform(rng, 22, 35, n)
         male["P"] = rng.random(n) < 0.4
         eth["P"] = eth["H"]
     if "P2" in t.roles:
         male["P2"] = ~male["P"]
-        age["P2"] = np.clip(age["P"] + rng.normal(0, 3, n), age["H"] + 20, 99.0)
+        age["P2"] = _at_least(rng, age["P"] + rng.normal(0, 3, n), age["H"] + 20)
         eth["P2"] = eth["H"]
     if "B" in t.roles:
-        age["B"] = np.maximum(age["H"] + _uniform(rng, -8, 8, n), 16.0)
+        age["B"] = _at_least(rng, age["H"] + _uniform(rng, -8, 8, n), 16.0)
         male["B"] = rng.random(n) < 0.5
         eth["B"] = eth["H"]
     for r in ("R", "R2"):
@@ -390,7 +397,7 @@ def _regions(
     # children and grandchildren of resident families were mostly born here
     kids = np.isin(ch.role, ("C", "C2", "G")) & ~rented_hh[ch.hh] & (u < 0.75) & (birth_year >= 1985)
     region[kids] = home[ch.hh[kids]]
-    retired = (birth_year < 1999) & (rng.random(n) < 0.04)
+    retired = (birth_year < 1999) & (rng.random(n) < 0.02)
     region[retired] = pools.retired[rng.integers(0, len(pools.retired), int(retired.sum()))]
     return region
 
