@@ -148,7 +148,7 @@ def search_addresses(
                c.name AS compound, b.community_code,
                (SELECT array_agg(g.code) FROM grid_assignment a JOIN grid_plan pl ON pl.id = a.plan_id
                 AND pl.status = 'active' JOIN grid g ON g.id = a.grid_id
-                WHERE a.building_id = b.id AND part_covers(a.part, d.unit, d.floor)) AS grids
+                WHERE a.building_id = b.id AND (a.part = '' OR part_covers(a.part, d.unit, d.floor))) AS grids
         FROM dwelling d JOIN building b ON b.id = d.building_id LEFT JOIN compound c ON c.id = b.compound_id
         WHERE (CAST(:place AS text) = '' OR c.name LIKE '%' || :place || '%' OR d.address LIKE '%' || :place || '%')
           AND (CAST(:building AS text) IS NULL OR b.number = :building || '号楼' OR b.number = :building
@@ -199,7 +199,7 @@ def search_persons(
                b.ext_id AS building_id, b.number, b.community_code,
                (SELECT array_agg(g.code) FROM grid_assignment a JOIN grid_plan pl ON pl.id = a.plan_id
                 AND pl.status = 'active' JOIN grid g ON g.id = a.grid_id
-                WHERE a.building_id = b.id AND part_covers(a.part, d.unit, d.floor)) AS grids
+                WHERE a.building_id = b.id AND (a.part = '' OR part_covers(a.part, d.unit, d.floor))) AS grids
         FROM person p LEFT JOIN dwelling d ON d.id = p.dwelling_id LEFT JOIN building b ON b.id = d.building_id
         WHERE p.status = 'active' AND {where}
         ORDER BY p.name, p.birth_date LIMIT :limit"""),

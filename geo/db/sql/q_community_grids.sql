@@ -4,7 +4,7 @@ WITH g AS (
     WHERE gr.community_code = :code
 ), d AS (
     SELECT a.grid_id, dw.id, dw.use FROM grid_assignment a JOIN g ON g.id = a.grid_id
-    JOIN dwelling dw ON dw.building_id = a.building_id AND part_covers(a.part, dw.unit, dw.floor)
+    JOIN dwelling dw ON dw.building_id = a.building_id AND (a.part = '' OR part_covers(a.part, dw.unit, dw.floor))
 )
 SELECT g.code, coalesce(g.name, g.code) AS name, 'grid' AS level, 1 AS grids,
        (SELECT count(*) FILTER (WHERE use <> 'commercial') FROM d WHERE d.grid_id = g.id)::int AS households,

@@ -7,7 +7,7 @@ WITH g AS (
 ), b AS (
     SELECT DISTINCT building_id FROM a
 ), d AS (
-    SELECT dw.* FROM dwelling dw JOIN a ON a.building_id = dw.building_id AND part_covers(a.part, dw.unit, dw.floor)
+    SELECT dw.* FROM dwelling dw JOIN a ON a.building_id = dw.building_id AND (a.part = '' OR part_covers(a.part, dw.unit, dw.floor))
 ), pe AS (
     SELECT p.* FROM person p JOIN d ON d.id = p.dwelling_id WHERE p.status = 'active'
 ), tags AS (
