@@ -98,6 +98,13 @@ def test_worker_opens_a_table_and_finds_a_person_on_a_phone(site, tab_factory) -
     page.wait_for_selector(f'table.lpb td.hit[data-d="{p["dwelling_id"]}"]')
     page.click("#sheet-close")
 
+    # the standalone 以房找人 map of the grid, with its residents, saved as one HTML file
+    with page.expect_download() as dl:
+        page.click("#download-map")
+    saved = dl.value.path().read_text(encoding="utf-8")
+    assert dl.value.suggested_filename == f"{site['grid']}-以房找人图.html"
+    assert p["name"] in saved and "<html" in saved.lower()
+
     # printing: a print stylesheet (search and controls hidden, map and buildings kept)
     page.emulate_media(media="print")
     assert page.is_hidden("#search-card") and page.is_visible("#map") and page.is_visible("#blist")

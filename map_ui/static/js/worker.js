@@ -41,6 +41,7 @@
   /* Forget everything about the current grid: nothing of a refused grid stays on screen. */
   function clearGrid() {
     S.grid = null; S.info = null; S.buildings = null;
+    $("#download-map").disabled = true;
     $("#content").hidden = true;
     $("#title").textContent = "我的网格";
     document.title = "我的网格 · GridMap";
@@ -62,6 +63,7 @@
     return GM.api("/grids/" + code + "/buildings.geojson").then(function (fc) {
       return GM.api("/grids/" + code).then(function (info) {
         S.grid = code; S.info = info; S.buildings = fc;
+        $("#download-map").disabled = false;
         msg(null);
         renderGrid();
       });
@@ -293,6 +295,23 @@
   $("#sheet-close").addEventListener("click", function () { closeSheet(); highlightBuilding(null); });
   $("#sheet-print").addEventListener("click", function () { window.print(); });
   $("#print").addEventListener("click", function () { window.print(); });
+  // the standalone 以房找人 map (GET /grids/{code}/map with the token: residents within scope), saved as a file
+  $("#download-map").addEventListener("click", function () {
+    var code = S.grid;
+    if (!code) return;
+    var btn = this;
+    btn.disabled = true;
+    GM.api("/grids/" + code + "/map", { raw: true }).then(function (r) { return r.blob(); }).then(function (blob) {
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = code + "-以房找人图.html";
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }).catch(function (err) {
+      GM.showError($("#msg"), err, "下载以房找人图", { 403: "该网格不在您的负责范围内" });
+    }).then(function () { btn.disabled = !S.grid; });
+  });
   $("#grid").addEventListener("change", function () { if (this.value) loadGrid(this.value); });
   $("#grid-go").addEventListener("click", function () {
     var c = $("#grid-code").value.trim();
