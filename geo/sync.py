@@ -30,10 +30,23 @@ from dataclasses import dataclass, field
 from operator import mul
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from geo import ids
 from geo.errors import InvalidInput
+
+try:  # about three times faster; optional
+    from orjson import JSONDecodeError as _JSONError
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+    _JSONError = json.JSONDecodeError
 from geo.people import RowReject
 from geo.privacy import PersonKeys
 
@@ -201,7 +214,7 @@ class Prepared:
     first_no: int
     end: int
     received: int
-    stage_csv: str
+    stage_csv: bytes
     staged: int
     rounds: int
     rejects: list[RowReject]
@@ -379,19 +392,34 @@ def decode_lines(header: BatchHeader, lines: list[bytes], first_no: int) -> Iter
     """``(record number, dict)`` or a :class:`RowReject` per line."""
     enc = header.encoding
     cols = header.columns
+    ndjson = header.format == "ndjson"
+    utf8 = enc == "utf-8"
     for i, raw in enumerate(lines):
         n = first_no + i
-        try:
-            text = raw.decode(enc)
-        except UnicodeDecodeError:
-            yield RowReject(n, None, "encoding_invalid", f"line is not {enc} text")
-            continue
-        if header.format == "ndjson":
+        if ndjson and utf8:  # the JSON parser reads UTF-8 bytes itself
             try:
-                rec = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield RowReject(n, None, "record_malformed", f"not JSON: {exc.msg}")
+                rec = _loads(raw)
+            except _JSONError:
+                try:
+                    raw.decode(enc)
+                except UnicodeDecodeError:
+                    yield RowReject(n, None, "encoding_invalid", f"line is not {enc} text")
+                else:
+                    yield RowReject(n, None, "record_malformed", "not a JSON object")
                 continue
+        else:
+            try:
+                text = raw.decode(enc)
+            except UnicodeDecodeError:
+                yield RowReject(n, None, "encoding_invalid", f"line is not {enc} text")
+                continue
+        if ndjson:
+            if not utf8:
+                try:
+                    rec = _loads(text)
+                except _JSONError:
+                    yield RowReject(n, None, "record_malformed", "not a JSON object")
+                    continue
             if not isinstance(rec, dict):
                 yield RowReject(n, None, "record_malformed", "a record is a JSON object")
                 continue
@@ -582,8 +610,13 @@ def validate_record(n: int, rec: dict[str, object], *, today: dt.date) -> Record
     r.care_tags = _tags(tags) if tags else []
     r.address = _s(g("address")) or None
     r.hukou_address = _s(g("hukou_address")) or None
-    if len(name) > MAX_TEXT or any(
-        v is not None and len(v) > MAX_TEXT for v in (r.phone, r.relation, r.address, r.hukou_address, r.ethnicity)
+    if (
+        len(name) > MAX_TEXT
+        or (r.address is not None and len(r.address) > MAX_TEXT)
+        or (r.hukou_address is not None and len(r.hukou_address) > MAX_TEXT)
+        or (r.phone is not None and len(r.phone) > MAX_TEXT)
+        or (r.relation is not None and len(r.relation) > MAX_TEXT)
+        or (r.ethnicity is not None and len(r.ethnicity) > MAX_TEXT)
     ):
         return RowReject(n, masked, "field_too_long", f"a field is longer than {MAX_TEXT}")
     return r
@@ -616,39 +649,28 @@ def _pg_array(items: list[str] | list[int]) -> str:
 def content_hash(r: Record) -> bytes:
     """What a police record says, hashed: the same version with another hash is a conflict."""
     if r.op != "upsert":
-        text = r.op
-    else:
-        text = "\x1f".join(
-            "" if v is None else str(v)
-            for v in (
-                r.op,
-                r.name,
-                r.sex,
-                r.ethnicity,
-                r.birth_date,
-                r.phone,
-                r.population_type,
-                r.relation,
-                ";".join(r.care_tags),
-                r.address,
-                r.hukou_address,
-            )
-        )
+        return hashlib.md5(r.op.encode()).digest()
+    text = (
+        f"{r.op}\x1f{r.name}\x1f{r.sex}\x1f{r.ethnicity or ''}\x1f{r.birth_date}\x1f{r.phone or ''}"
+        f"\x1f{r.population_type or ''}\x1f{r.relation or ''}\x1f{';'.join(r.care_tags)}"
+        f"\x1f{r.address or ''}\x1f{r.hukou_address or ''}"
+    )
     return hashlib.md5(text.encode("utf-8")).digest()
 
 
 def rounds_of(records: list[Record]) -> list[int]:
     """Round of each record: records of one person are applied in version order, one per round
     (most persons appear once, in round 1)."""
-    order = sorted(range(len(records)), key=lambda i: (records[i].id_number, records[i].version, i))
     rnd = [1] * len(records)
-    prev = None
-    k = 0
-    for i in order:
-        idn = records[i].id_number
-        k = k + 1 if idn == prev else 1
-        rnd[i] = k
-        prev = idn
+    first: dict[str, int] = {}
+    dups: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        j = first.setdefault(r.id_number, i)
+        if j != i:
+            dups.setdefault(r.id_number, [j]).append(i)
+    for group in dups.values():
+        for k, i in enumerate(sorted(group, key=lambda i: (records[i].version, i)), start=1):
+            rnd[i] = k
     return rnd
 
 
@@ -662,85 +684,293 @@ class Context:
     today: dt.date
 
 
+_FAST_POPULATION = frozenset(POPULATION_TYPES)
+_STAGE_SCHEMA = pa.schema(
+    [
+        ("line_no", pa.int64()),
+        ("rnd", pa.int64()),
+        ("op", pa.string()),
+        ("version", pa.int64()),
+        ("id_hash", pa.string()),
+        ("id_cipher", pa.string()),
+        ("id_masked", pa.string()),
+        ("name", pa.string()),
+        ("sex", pa.string()),
+        ("ethnicity", pa.string()),
+        ("birth_date", pa.string()),
+        ("phone", pa.string()),
+        ("population_type", pa.string()),
+        ("residence_type", pa.string()),
+        ("relation", pa.string()),
+        ("care_tags", pa.string()),
+        ("address", pa.string()),
+        ("hukou_address", pa.string()),
+        ("effective_at", pa.string()),
+        ("match_status", pa.string()),
+        ("dwelling_id", pa.int64()),
+        ("confidence", pa.float64()),
+        ("cand_ids", pa.string()),
+        ("candidates", pa.string()),
+        ("area_community", pa.string()),
+        ("area_building", pa.int64()),
+        ("upgraded", pa.string()),
+        ("content_hash", pa.string()),
+    ]
+)
+#: what a record carries into staging, column by column (see :func:`_columns_of_records`)
+_FIELDS_OUT = (
+    "line_no",
+    "op",
+    "version",
+    "id_number",
+    "id_masked",
+    "name",
+    "sex",
+    "ethnicity",
+    "birth_date",
+    "phone",
+    "population_type",
+    "relation",
+    "care_tags",
+    "address",
+    "hukou_address",
+    "effective_at",
+    "upgraded",
+)
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _columns_of_records(records: list[Record], produced: dt.datetime | None) -> dict[str, list]:
+    out: dict[str, list] = {f: [] for f in _FIELDS_OUT}
+    prod = _iso(produced)
+    for r in records:
+        out["line_no"].append(r.line_no)
+        out["op"].append(r.op)
+        out["version"].append(r.version)
+        out["id_number"].append(r.id_number)
+        out["id_masked"].append(r.id_masked)
+        out["name"].append(r.name)
+        out["sex"].append(r.sex)
+        out["ethnicity"].append(r.ethnicity)
+        out["birth_date"].append(r.birth_date.isoformat() if r.birth_date else None)
+        out["phone"].append(r.phone)
+        out["population_type"].append(r.population_type)
+        out["relation"].append(r.relation)
+        out["care_tags"].append(";".join(r.care_tags))
+        out["address"].append(r.address)
+        out["hukou_address"].append(r.hukou_address)
+        out["effective_at"].append(_iso(r.effective_at) or prod)
+        out["upgraded"].append(r.upgraded)
+    return out
+
+
+_JSON_SCHEMAS = [
+    pa.schema([(f, pa.int64() if f == "version" else pa.string()) for f in FIELD_ALIASES]),
+    pa.schema(
+        [
+            (
+                f,
+                pa.int64() if f == "version" else (pa.list_(pa.string()) if f == "care_tags" else pa.string()),
+            )
+            for f in FIELD_ALIASES
+        ]
+    ),
+]
+
+
+def _arrow_table(header: BatchHeader, lines: list[bytes]) -> pa.Table | None:
+    """The chunk as an Arrow table of the known fields, or None when it does not parse as a
+    whole (a malformed line, a field of another type): then every line is read on its own."""
+    data = b"\n".join(lines)
+    if header.format == "ndjson":
+        if header.encoding != "utf-8":
+            try:
+                data = data.decode(header.encoding).encode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        for schema in _JSON_SCHEMAS:
+            try:
+                t = pajson.read_json(
+                    io.BytesIO(data),
+                    read_options=pajson.ReadOptions(use_threads=False, block_size=1 << 26),
+                    parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+                )
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                continue
+            return t if t.num_rows == len(lines) else None
+        return None
+    names = [c or f"_unused{i}" for i, c in enumerate(header.columns)]
+    try:
+        t = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, encoding=header.encoding, use_threads=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in names}, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    if t.num_rows != len(lines):
+        return None
+    if "version" in t.column_names:  # a CSV version is text: whole numbers only on the fast path
+        v = pc.utf8_trim_whitespace(t.column("version"))
+        digits = pc.and_(pc.utf8_is_digit(v), pc.less_equal(pc.utf8_length(v), 18))
+        t = t.set_column(
+            t.column_names.index("version"),
+            "version",
+            pc.cast(pc.if_else(digits, v, pa.scalar(None, pa.string())), pa.int64()),
+        )
+    return t
+
+
+def _text_col(t: pa.Table, name: str) -> np.ndarray:
+    """A text column, trimmed, '' → None, as an object array (None when absent)."""
+    if name not in t.column_names:
+        return np.full(t.num_rows, None, dtype=object)
+    c = t.column(name)
+    if not pa.types.is_string(c.type):
+        return np.full(t.num_rows, None, dtype=object)
+    c = pc.utf8_trim_whitespace(c)
+    c = pc.if_else(pc.equal(c, ""), pa.scalar(None, pa.string()), c)
+    return c.to_numpy(zero_copy_only=False)
+
+
+def _fast_rows(ctx: Context, t: pa.Table) -> tuple[np.ndarray, dict[str, object]]:
+    """Which rows are plainly valid upserts (the usual case), checked column by column with the
+    rules of :func:`validate_record`, and their cleaned columns. Every other row (anything
+    unusual, valid or not) goes through :func:`validate_record` one by one."""
+    n = t.num_rows
+    ok = np.ones(n, dtype=bool)
+    # op: absent or upsert (other operations and aliases take the per-record path)
+    op = _text_col(t, "op")
+    ok &= np.array([o is None or o == "upsert" for o in op], dtype=bool) if n else ok
+    # version: a whole number ≥ 0; updated_at given → per-record path
+    if "version" in t.column_names and pa.types.is_integer(t.column("version").type):
+        v = t.column("version")
+        ok &= pc.fill_null(pc.greater_equal(v, 0), False).to_numpy(zero_copy_only=False)
+        version = pc.fill_null(v, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    else:
+        ok[:] = False
+        version = np.zeros(n, dtype=np.int64)
+    if "updated_at" in t.column_names:
+        ok &= ~np.array([x is not None for x in _text_col(t, "updated_at")], dtype=bool)
+    # the ID number: 18 ASCII characters, digits, check character, a real birth date
+    raw = _text_col(t, "id_number")
+    id_ok = np.array([x is not None and len(x) == 18 and x.isascii() for x in raw], dtype=bool)
+    idn = np.where(id_ok, raw, "000000000000000000").astype("U18")
+    b = np.frombuffer(np.char.upper(idn).astype("S18").tobytes(), dtype=np.uint8).reshape(n, 18)
+    d = b[:, :17].astype(np.int64) - 48
+    id_ok &= ((d >= 0) & (d <= 9)).all(axis=1)
+    check = np.frombuffer(ids.CHECK_CHARS.encode(), dtype=np.uint8)[(d * np.array(_W, dtype=np.int64)).sum(axis=1) % 11]
+    id_ok &= check == b[:, 17]
+    ymd = pd.to_datetime(
+        pd.DataFrame(
+            {
+                "year": d[:, 6:10] @ np.array([1000, 100, 10, 1]),
+                "month": d[:, 10:12] @ np.array([10, 1]),
+                "day": d[:, 12:14] @ np.array([10, 1]),
+            }
+        ),
+        errors="coerce",
+    )
+    births = ymd.to_numpy()
+    id_ok &= ~pd.isna(births)
+    id_ok &= (births >= np.datetime64("1880-01-01")) & (births <= np.datetime64(ctx.today))
+    ok &= id_ok
+    value = np.char.upper(idn).astype(object)
+    male = (d[:, 16] % 2) == 1
+    sex_id = np.where(male, "男", "女").astype(object)
+    birth_iso = pd.Series(births).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    # name; birth date and sex as the ID says; population type; ethnicity as a name
+    name = _text_col(t, "name")
+    ok &= np.array([x is not None and len(x) <= MAX_TEXT for x in name], dtype=bool)
+    given_birth = _text_col(t, "birth_date")
+    ok &= np.array([g is None or g == bi for g, bi in zip(given_birth, birth_iso, strict=True)])
+    given_sex = _text_col(t, "sex")
+    ok &= np.array([g is None or g == s for g, s in zip(given_sex, sex_id, strict=True)])
+    ptype = _text_col(t, "population_type")
+    ok &= np.array([p is None or p in _FAST_POPULATION for p in ptype], dtype=bool)
+    eth = _text_col(t, "ethnicity")
+    ok &= np.array([e is None or not e.isdigit() for e in eth], dtype=bool)
+    cols: dict[str, object] = {"version": version, "id_number": value, "sex": sex_id}
+    cols["birth_date"] = birth_iso
+    cols["name"], cols["ethnicity"], cols["population_type"] = name, eth, ptype
+    for f in ("phone", "relation", "address", "hukou_address"):
+        c = _text_col(t, f)
+        ok &= np.array([x is None or len(x) <= MAX_TEXT for x in c], dtype=bool)
+        cols[f] = c
+    tags_col = t.column("care_tags") if "care_tags" in t.column_names else None
+    if tags_col is None:
+        tags = np.full(n, "", dtype=object)
+    elif pa.types.is_string(tags_col.type):
+        tags = np.array([";".join(_tags(x)) if x else "" for x in tags_col.to_pylist()], dtype=object)
+    else:
+        tags = np.array([";".join(_tags(x or [])) for x in tags_col.to_pylist()], dtype=object)
+    cols["care_tags"] = tags
+    return ok, cols
+
+
 def prepare_chunk(ctx: Context, chunk: Chunk) -> Prepared:
-    """Decode, validate, match and encode one chunk (pure; runs in worker processes)."""
+    """Decode, validate, match and encode one chunk (pure; runs in worker processes).
+
+    The usual records are checked column by column on an Arrow table; anything unusual (another
+    operation, a 15-digit ID number, a code instead of a name, an error) is validated record by
+    record with :func:`validate_record`, so both paths give the same result."""
     from geo.matching import DwellingIndex
 
     index: DwellingIndex = ctx.index  # type: ignore[assignment]
     rejects: list[RowReject] = []
-    records: list[Record] = []
     tallies: Counter[str] = Counter()
-    for item in decode_lines(ctx.header, chunk.lines, chunk.first_no):
-        if isinstance(item, RowReject):
-            rejects.append(item)
-            continue
-        n, rec = item  # type: ignore[misc]
-        r = validate_record(n, rec, today=ctx.today)
-        if isinstance(r, RowReject):
-            rejects.append(r)
-        else:
-            records.append(r)
-            tallies["legacy_upgraded"] += r.upgraded
-    # addresses: each distinct string once
-    addresses = {r.address for r in records if r.op == "upsert" and r.address}
-    if index.complete or index.loader is None:
-        matches = {a: index.match(a) for a in addresses}
-    else:  # load the dwellings of the buildings these addresses name, then match
-        parsed = {a: index.parse(a) for a in addresses}
-        index.ensure(parsed.values())
-        matches = {a: index.match_parsed(p) for a, p in parsed.items()}
-    rnd = rounds_of(records)
-    enc = ctx.encoder
     produced = ctx.header.produced_at
-    times: dict[dt.datetime | None, str | None] = {None: None}
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    for r, k in zip(records, rnd, strict=True):
-        m = matches.get(r.address) if r.address and r.op == "upsert" else None
-        if m is not None:
-            tallies[f"match_{m.status}"] += 1
-        cands = m.candidates if m is not None and not m.linked else []
-        eff = r.effective_at or produced
-        eff_s = times.get(eff)
-        if eff_s is None and eff is not None:
-            eff_s = times[eff] = eff.isoformat()
-        w.writerow(
-            (
-                r.line_no,
-                k,
-                r.op,
-                r.version,
-                "\\x" + enc.id_hash(r.id_number).hex(),
-                "\\x" + enc.encrypt(r.id_number).hex(),
-                r.id_masked,
-                r.name,
-                r.sex,
-                r.ethnicity,
-                r.birth_date.isoformat() if r.birth_date else None,
-                r.phone,
-                r.population_type,
-                RESIDENCE_BY_POPULATION.get(r.population_type, "常住"),
-                r.relation,
-                _pg_array(r.care_tags),
-                r.address,
-                r.hukou_address,
-                eff_s,
-                m.status if m is not None else None,
-                m.dwelling_id if m is not None else None,
-                m.confidence if m is not None else None,
-                _pg_array([c.dwelling_id for c in cands]) if cands else None,
-                json.dumps(
-                    [{"dwelling_id": c.dwelling_id, "score": c.score, "why": c.why} for c in cands],
-                    ensure_ascii=False,
-                )
-                if m is not None and not m.linked
-                else None,
-                m.community_code if m is not None else None,
-                m.building_id if m is not None else None,
-                "t" if r.upgraded else "f",
-                "\\x" + content_hash(r).hex(),
-            )
-        )
+    table = _arrow_table(ctx.header, chunk.lines)
+    if table is not None and table.num_rows:
+        ok, fc = _fast_rows(ctx, table)
+    else:
+        ok, fc = np.zeros(len(chunk.lines), dtype=bool), {}
+    slow = np.flatnonzero(~ok)
+    records: list[Record] = []
+    if len(slow):
+        lines = [chunk.lines[i] for i in slow]
+        for item in _decode_some(ctx.header, lines, [chunk.first_no + int(i) for i in slow]):
+            if isinstance(item, RowReject):
+                rejects.append(item)
+                continue
+            n, rec = item  # type: ignore[misc]
+            r = validate_record(n, rec, today=ctx.today)
+            if isinstance(r, RowReject):
+                rejects.append(r)
+            else:
+                records.append(r)
+                tallies["legacy_upgraded"] += r.upgraded
+    cols = _columns_of_records(records, produced)
+    fast = np.flatnonzero(ok)
+    if len(fast):
+        prod = _iso(produced)
+        cols["line_no"] = np.concatenate([np.asarray(cols["line_no"], dtype=np.int64), fast + chunk.first_no])
+        value = fc["id_number"][fast]  # type: ignore[index]
+        masked = np.array([v[:6] + "********" + v[-4:] for v in value], dtype=object)
+        extra = {
+            "op": np.full(len(fast), "upsert", dtype=object),
+            "version": fc["version"][fast],  # type: ignore[index]
+            "id_number": value,
+            "id_masked": masked,
+            "effective_at": np.full(len(fast), prod, dtype=object),
+            "upgraded": np.zeros(len(fast), dtype=bool),
+        }
+        for f in _FIELDS_OUT:
+            if f == "line_no":
+                continue
+            part = extra[f] if f in extra else fc[f][fast]  # type: ignore[index]
+            cols[f] = np.concatenate([np.asarray(cols[f], dtype=object), np.asarray(part, dtype=object)])
+    staged = len(cols["line_no"])
+    stage_csv = b""
+    rounds = 0
+    if staged:
+        stage_csv, rounds = _stage(ctx, index, cols, tallies)
     for rj in rejects:
         tallies[f"reject_{rj.reason}"] += 1
     return Prepared(
@@ -748,12 +978,130 @@ def prepare_chunk(ctx: Context, chunk: Chunk) -> Prepared:
         chunk.first_no,
         chunk.end,
         len(chunk.lines),
-        buf.getvalue(),
-        len(records),
-        max(rnd, default=0),
+        stage_csv,
+        staged,
+        rounds,
         sorted(rejects, key=lambda x: x.line_no),
         dict(tallies),
     )
+
+
+def _decode_some(header: BatchHeader, lines: list[bytes], numbers: list[int]) -> Iterator[object]:
+    for raw, n in zip(lines, numbers, strict=True):
+        yield from decode_lines(header, [raw], n)
+
+
+def _stage(ctx: Context, index: object, cols: dict[str, object], tallies: Counter[str]) -> tuple[bytes, int]:
+    """Rounds, address matches, keyed hash and cipher, content hash: the staging CSV."""
+    line_no = np.asarray(cols["line_no"], dtype=np.int64)
+    op = np.asarray(cols["op"], dtype=object)
+    version = np.asarray(cols["version"], dtype=np.int64)
+    idn = np.asarray(cols["id_number"], dtype=object)
+    n = len(line_no)
+    # rounds: the records of one person in version order
+    rnd = np.ones(n, dtype=np.int64)
+    ser = pd.Series(idn)
+    dup = ser.duplicated(keep=False).to_numpy()
+    if dup.any():
+        frame = pd.DataFrame({"id": idn[dup], "v": version[dup], "l": line_no[dup]})
+        frame["r"] = frame.sort_values(["id", "v", "l"]).groupby("id").cumcount() + 1
+        rnd[dup] = frame["r"].to_numpy()
+    # addresses: each distinct string of an upsert once
+    address = np.asarray(cols["address"], dtype=object)
+    is_up = op == "upsert"
+    distinct = {a for a in address[is_up] if a}
+    if index.complete or index.loader is None:  # type: ignore[attr-defined]
+        matches = {a: index.match(a) for a in distinct}  # type: ignore[attr-defined]
+    else:  # load the dwellings of the buildings these addresses name, then match
+        parsed = {a: index.parse(a) for a in distinct}  # type: ignore[attr-defined]
+        index.ensure(parsed.values())  # type: ignore[attr-defined]
+        matches = {a: index.match_parsed(p) for a, p in parsed.items()}  # type: ignore[attr-defined]
+    mcols: dict[str, tuple] = {}
+    for a, m in matches.items():
+        cands = m.candidates if not m.linked else []
+        mcols[a] = (
+            m.status,
+            m.dwelling_id,
+            m.confidence,
+            _pg_array([c.dwelling_id for c in cands]) if cands else None,
+            json.dumps(
+                [{"dwelling_id": c.dwelling_id, "score": c.score, "why": c.why} for c in cands],
+                ensure_ascii=False,
+            )
+            if not m.linked
+            else None,
+            m.community_code,
+            m.building_id,
+        )
+    none7 = (None,) * 7
+    per_row = [mcols.get(a, none7) if u else none7 for a, u in zip(address, is_up, strict=True)]
+    status = [r[0] for r in per_row]
+    for s_, c_ in Counter(x for x in status if x is not None).items():
+        tallies[f"match_{s_}"] += c_
+    # the ID number never leaves this function: keyed hash, cipher and mask only
+    hkey = ctx.encoder._hkey
+    encrypt = ctx.encoder.encrypt
+    digest = hmac.digest
+    id_hash = ["\\x" + digest(hkey, v.encode(), "sha256").hex() for v in idn]
+    id_cipher = ["\\x" + encrypt(v).hex() for v in idn]
+    name = cols["name"]
+    sex = cols["sex"]
+    eth = cols["ethnicity"]
+    birth = cols["birth_date"]
+    phone = cols["phone"]
+    ptype = cols["population_type"]
+    rel = cols["relation"]
+    tags = cols["care_tags"]
+    hukou = cols["hukou_address"]
+    md5 = hashlib.md5
+    chash = []
+    for i in range(n):
+        if op[i] != "upsert":
+            chash.append("\\x" + md5(op[i].encode()).hexdigest())
+            continue
+        text = (
+            f"upsert\x1f{name[i]}\x1f{sex[i]}\x1f{eth[i] or ''}\x1f{birth[i]}\x1f{phone[i] or ''}"
+            f"\x1f{ptype[i] or ''}\x1f{rel[i] or ''}\x1f{tags[i]}\x1f{address[i] or ''}"
+            f"\x1f{hukou[i] or ''}"
+        )
+        chash.append("\\x" + md5(text.encode("utf-8")).hexdigest())
+    pg_tags = ["{}" if not t else _pg_array(t.split(";")) for t in tags]
+    residence = [RESIDENCE_BY_POPULATION.get(p, "常住") for p in ptype]
+    upgraded = ["t" if u else "f" for u in cols["upgraded"]]
+    arrays = [
+        pa.array(line_no),
+        pa.array(rnd),
+        pa.array(list(op), pa.string()),
+        pa.array(version),
+        pa.array(id_hash, pa.string()),
+        pa.array(id_cipher, pa.string()),
+        pa.array(list(cols["id_masked"]), pa.string()),
+        pa.array(list(name), pa.string()),
+        pa.array(list(sex), pa.string()),
+        pa.array(list(eth), pa.string()),
+        pa.array(list(birth), pa.string()),
+        pa.array(list(phone), pa.string()),
+        pa.array(list(ptype), pa.string()),
+        pa.array(residence, pa.string()),
+        pa.array(list(rel), pa.string()),
+        pa.array(pg_tags, pa.string()),
+        pa.array(list(address), pa.string()),
+        pa.array(list(hukou), pa.string()),
+        pa.array(list(cols["effective_at"]), pa.string()),
+        pa.array(status, pa.string()),
+        pa.array([r[1] for r in per_row], pa.int64()),
+        pa.array([r[2] for r in per_row], pa.float64()),
+        pa.array([r[3] for r in per_row], pa.string()),
+        pa.array([r[4] for r in per_row], pa.string()),
+        pa.array([r[5] for r in per_row], pa.string()),
+        pa.array([r[6] for r in per_row], pa.int64()),
+        pa.array(upgraded, pa.string()),
+        pa.array(chash, pa.string()),
+    ]
+    table = pa.Table.from_arrays(arrays, schema=_STAGE_SCHEMA)
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+    return buf.getvalue(), int(rnd.max())
 
 
 # -- writing (tests, benchmarks, the documentation's examples) ----------------------------------

@@ -46,6 +46,9 @@ from geo.privacy import PersonKeys, get_person_keys
 CHUNK_SIZE = 50_000
 #: batches larger than this (bytes) load every dwelling into the matcher and use worker processes
 FULL_INDEX_BYTES = 16 << 20
+#: bulk mode (see sql/sync_bulk_begin.sql) for full batches of at least this many records that
+#: are also at least twice the persons already stored
+BULK_MIN_RECORDS = 200_000
 #: events per page of the change feed
 FEED_LIMIT = 1000
 #: the advisory-lock key that orders change-feed events (any constant shared by all writers)
@@ -102,11 +105,13 @@ def load_index(conn: Connection, *, complete: bool) -> DwellingIndex:
 def _lazy_loader(engine: Engine) -> Callable[[list[int]], pd.DataFrame]:
     def load(building_ids: list[int]) -> pd.DataFrame:
         with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text("SELECT id, building_id, unit, room FROM dwelling WHERE building_id = ANY(:b)"),
-                {"b": building_ids},
-            ).all()
-        return pd.DataFrame(rows, columns=["id", "building_id", "unit", "room"]).astype(
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cur.execute(
+                "SELECT id, building_id, unit, room FROM dwelling WHERE building_id = ANY(%s)",
+                (building_ids,),
+            )
+            rows = cur.fetchall()
+        return pd.DataFrame.from_records(rows, columns=["id", "building_id", "unit", "room"]).astype(
             {"id": "int64", "building_id": "int64"}
         )
 
@@ -218,12 +223,14 @@ def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> d
     # the link-count triggers keep this batch's changes apart (before = after - delta)
     conn.execute(sa.text("SELECT set_config('gridmap.sync_batch', :b, true)"), {"b": str(batch.id)})
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    # a chunk is small next to the person table: look persons up by index, never scan them all
+    cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
     cur.execute(sql("sync_stage"))
     counts: Counter[str] = Counter()
     if prep.staged:
         cur.copy_expert(
             f"COPY sync_stage ({', '.join(sync.STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
-            io.BytesIO(prep.stage_csv.encode("utf-8")),
+            io.BytesIO(prep.stage_csv),
         )
         if prep.staged >= 5000:
             cur.execute("ANALYZE sync_stage")
@@ -383,6 +390,7 @@ def push(
         if not got:
             raise Conflict(f"batch {header.batch_id} is being applied by another process")
         batch = register_batch(engine, header, sha256=sha, size=size, chunk_size=chunk_size)
+        _restore_abandoned_bulk(engine, batch.id)
         if batch.status == "done":
             progress(0, 0, "batch already applied; nothing to do")
             return batch_report(engine, batch.id)
@@ -433,6 +441,7 @@ def _run(
     complete = full_index if full_index is not None else (workers > 0 or remaining > FULL_INDEX_BYTES)
     if workers > 0 and not complete:
         raise InvalidInput("worker processes need the full dwelling index")
+    bulk = _bulk_begin(engine, batch, header, path)
     progress(batch.checkpoint, None, "loading the dwelling index")
     with engine.connect() as conn:
         index = load_index(conn, complete=complete)
@@ -462,12 +471,111 @@ def _run(
         n += 1
         if stop_after is not None and n >= stop_after:
             return
-    _finish(engine, batch.id)
+    if bulk:
+        progress(done, done, "rebuilding indexes and link counts")
+    _finish(engine, batch.id, bulk=bulk)
     progress(done, done, "done")
 
 
-def _finish(engine: Engine, batch_id: uuid.UUID) -> None:
+def _estimate_records(path: Path, header: sync.BatchHeader) -> int:
+    size = path.stat().st_size - header.data_offset
+    with path.open("rb") as fh:
+        fh.seek(header.data_offset)
+        sample = fh.read(1 << 20)
+    lines = sample.count(b"\n")
+    return int(size * lines / len(sample)) if sample and lines else 0
+
+
+def _bulk_begin(engine: Engine, batch: BatchRow, header: sync.BatchHeader, path: Path) -> bool:
+    """Enter bulk mode when the batch is a large full load into a small person table (decided
+    once per batch, when it starts; a resumed run stays in the mode it started in)."""
     with engine.begin() as conn:
+        row = conn.execute(
+            sa.text("SELECT tallies->>'bulk' FROM sync_batch WHERE id = :id FOR UPDATE"),
+            {"id": batch.id},
+        ).scalar()
+        if row is None:
+            stored = conn.execute(
+                sa.text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'person'::regclass")
+            ).scalar_one()
+            est = _estimate_records(path, header)
+            others = conn.execute(
+                sa.text("SELECT count(*) FROM sync_batch WHERE status = 'running' AND id <> :id"),
+                {"id": batch.id},
+            ).scalar_one()
+            bulk = (
+                header.kind == "full"
+                and est >= BULK_MIN_RECORDS
+                and est >= 2 * stored
+                and not others  # the triggers it disables would miss their changes
+            )
+            if bulk:  # the counts before the batch, negated: after the load, delta = after - before
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO sync_link_delta (batch_id, community_code, building_id, unit, "
+                        "persons, linked) SELECT :b, community_code, building_id, unit, -persons, "
+                        "-linked FROM link_count"
+                    ),
+                    {"b": batch.id},
+                )
+            conn.execute(
+                sa.text("UPDATE sync_batch SET tallies = tallies || jsonb_build_object('bulk', :v) WHERE id = :id"),
+                {"v": int(bulk), "id": batch.id},
+            )
+        else:
+            bulk = row == "1"
+        if bulk:
+            running = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM sync_batch WHERE status = 'running' AND id <> :id AND tallies->>'bulk' = '0'"
+                ),
+                {"id": batch.id},
+            ).scalar_one()
+            del running  # other batches are refused while this one runs (see _restore_abandoned_bulk)
+            conn.execute(sa.text(sql("sync_bulk_begin")))
+    return bulk
+
+
+def _restore_abandoned_bulk(engine: Engine, me: uuid.UUID) -> None:
+    """Another batch left bulk mode on (killed and not resumed): undo it, unless it is running."""
+    with engine.connect() as conn:
+        others = [
+            uuid.UUID(str(r[0]))
+            for r in conn.execute(
+                sa.text("SELECT id FROM sync_batch WHERE tallies->>'bulk' = '1' AND status <> 'done' AND id <> :me"),
+                {"me": me},
+            )
+        ]
+    for other in others:
+        lock = engine.connect()
+        try:
+            got = lock.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(other)}).scalar_one()
+            lock.commit()
+            if not got:
+                raise Conflict(f"a bulk full load (batch {other}) is running; send this batch when it is done")
+            with engine.begin() as conn:
+                conn.execute(sa.text(sql("sync_bulk_end")))
+            lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(other)})
+            lock.commit()
+        finally:
+            lock.close()
+
+
+def _finish(engine: Engine, batch_id: uuid.UUID, *, bulk: bool = False) -> None:
+    with engine.begin() as conn:
+        if bulk:
+            conn.execute(sa.text(sql("sync_bulk_end")))
+            conn.execute(
+                sa.text(
+                    """
+                    INSERT INTO sync_link_delta AS t (batch_id, community_code, building_id, unit, persons, linked)
+                    SELECT :b, community_code, building_id, unit, persons, linked FROM link_count
+                    ON CONFLICT (batch_id, community_code, building_id, unit)
+                    DO UPDATE SET persons = t.persons + EXCLUDED.persons, linked = t.linked + EXCLUDED.linked
+                    """
+                ),
+                {"b": batch_id},
+            )
         report = _link_report(conn, batch_id)
         conn.execute(
             sa.text(

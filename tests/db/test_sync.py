@@ -585,3 +585,105 @@ def test_command_line_errors_are_one_line(db_url, tmp_path) -> None:
     p = _cli(db_url, bad)
     _, errs = p.communicate(timeout=120)
     assert p.returncode == 1 and errs.strip().count("\n") == 0 and errs.startswith("error: ")
+
+
+# -- the batch format (pure) -------------------------------------------------------------------------
+def test_headers_of_both_formats_and_encodings(tmp_path) -> None:
+    bid = uuid.uuid4()
+    recs = [{"version": 1, "id_number": "150102199003071237", "name": "王五"}]
+    for fmt, enc in (("ndjson", "utf-8"), ("csv", "utf-8"), ("csv", "gbk"), ("ndjson", "gbk")):
+        p = sync.write_batch(tmp_path / f"b.{fmt}.{enc}", recs, batch_id=bid, fmt=fmt, encoding=enc)
+        h = sync.read_header(p)
+        assert (h.batch_id, h.format, h.kind, h.source) == (bid, fmt, "incremental", "gaj")
+        assert h.encoding == ("gb18030" if enc == "gbk" else "utf-8")
+        assert h.produced_at == dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(
+        "\ufeff#batch_id=%s\n#source=gaj\n#kind=full\n公民身份号码,姓名,现住址\n150102199003071237,王五,呼市\n".encode()
+        % str(bid).encode()
+    )
+    h = sync.read_header(bom)
+    assert h.columns == ("id_number", "name", "address") and h.kind == "full"
+    for text, msg in [
+        ('{"batch": {"source": "x", "kind": "full"}}\n', "batch_id"),
+        (f'{{"batch": {{"batch_id": "{bid}", "source": "x", "kind": "daily"}}}}\n', "kind"),
+        (f'{{"batch": {{"batch_id": "{bid}", "kind": "full"}}}}\n', "source"),
+        ('{"id_number": "1"}\n', "header line"),
+        (f"#batch_id={bid}\n#source=x\n#kind=full\nname\n王五\n", "id_number"),
+        ("", "empty"),
+    ]:
+        bad = tmp_path / "bad"
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(sync.InvalidInput, match=msg):
+            sync.read_header(bad)
+
+
+def test_chunks_are_the_same_when_resumed(tmp_path) -> None:
+    recs = [{"version": i, "id_number": "150102199003071237", "name": f"王{i}"} for i in range(1, 26)]
+    p = sync.write_batch(tmp_path / "b.ndjson", recs, batch_id=uuid.uuid4())
+    with p.open("a", encoding="utf-8") as fh:
+        fh.write("\n\n" + '{"version": 99, "id_number": "150102199003071237", "name": "末"}')  # no final newline
+    h = sync.read_header(p)
+    chunks = list(sync.iter_chunks(p, h, chunk_size=7))
+    assert [(c.index, c.first_no, len(c.lines)) for c in chunks] == [(0, 1, 7), (1, 8, 7), (2, 15, 7), (3, 22, 5)]
+    resumed = list(sync.iter_chunks(p, h, chunk_size=7, start_offset=chunks[1].end, start_no=15))
+    assert [(c.index, c.first_no, c.lines) for c in resumed] == [(c.index, c.first_no, c.lines) for c in chunks[2:]]
+    assert chunks[-1].lines[-1].endswith('末"}'.encode())
+
+
+def test_the_fast_path_and_record_by_record_validation_agree(persons, keys, monkeypatch) -> None:
+    """Records checked column by column give the same staging rows and rejects as one by one."""
+    from geo.db.sync import DwellingIndex  # noqa: F401 - the index type
+    from tests.geo.test_matching import make_index
+
+    rows = persons.head(400).to_dict("records")
+    recs = [record(r) for r in rows]
+    odd = [
+        dict(recs[0], birth_date=recs[0]["birth_date"].replace("-", "")),
+        dict(recs[1], sex="1" if recs[1]["sex"] == "男" else "2"),
+        dict(recs[2], id_number=recs[2]["id_number"].lower()),
+        dict(recs[3], ethnicity="02"),
+        dict(recs[4], population_type="流动人口"),
+        dict(recs[5], care_tags="残疾人；低保户"),
+        dict(recs[6], id_number=recs[6]["id_number"][:-1] + ("1" if recs[6]["id_number"][-1] == "0" else "0")),
+        dict(recs[7], name=" "),
+        {"op": "move_out", "version": 2, "id_number": recs[8]["id_number"]},
+        dict(recs[9], version=-1),
+        dict(recs[10], birth_date="1900-01-01"),
+        {**recs[11], "op": "新增"},
+    ]
+    batch = recs[12:] + odd
+    header = sync.BatchHeader(uuid.uuid4(), "gaj", "incremental", None, "ndjson", "utf-8")
+    import json as _json
+
+    lines = [_json.dumps(r, ensure_ascii=False).encode() for r in batch]
+    ctx = sync.Context(header, sync.Encoder(keys), make_index(), TODAY)
+    chunk = sync.Chunk(0, 1, lines, 0)
+    fast = sync.prepare_chunk(ctx, chunk)
+    monkeypatch.setattr(sync, "_arrow_table", lambda *a: None)
+    slow = sync.prepare_chunk(ctx, chunk)
+
+    def rows_of(p):
+        out = sorted(csv.reader(p.stage_csv.decode().splitlines()), key=lambda r: int(r[0]))
+        return [r[:5] + r[6:] for r in out]  # the cipher has a random nonce
+
+    assert rows_of(fast) == rows_of(slow)
+    assert [(r.line_no, r.reason, r.record_id) for r in fast.rejects] == [
+        (r.line_no, r.reason, r.record_id) for r in slow.rejects
+    ]
+    assert {r.reason for r in fast.rejects} == {"id_checksum", "name_missing", "version_invalid", "id_birth_mismatch"}
+    assert fast.staged + len(fast.rejects) == len(batch)
+
+
+def test_validation_agrees_with_import_people_on_the_faulty_rows() -> None:
+    from geo.people import validate_persons
+
+    bad = pd.read_csv(SAMPLE / "persons_bad.csv", dtype=str, keep_default_na=False)
+    _, rejects = validate_persons(bad, today=TODAY)
+    people = {r.line_no: r.reason for r in rejects if r.reason not in ("duplicate_conflict",)}
+    mine = {}
+    for n, row in enumerate(bad.to_dict("records"), start=1):
+        r = sync.validate_record(n, {**row, "version": 1, "residence_type": None}, today=TODAY)
+        if isinstance(r, sync.RowReject):
+            mine[n] = r.reason
+    assert mine == people

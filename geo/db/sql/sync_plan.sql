@@ -12,9 +12,10 @@
 -- new_dwelling: the address did not change → the current dwelling stays (a grid worker's
 -- confirmation is kept); a confident match → that dwelling; the current dwelling is among the
 -- candidates → it stays; else none, and the record goes to the review queue (rematched).
+-- A new person's id is drawn here, so later statements need not join the inserted rows back.
 CREATE TEMP TABLE sync_plan ON COMMIT DROP AS
 WITH j AS (
-    SELECT s.*, p.id AS person_id, p.status AS old_status, p.dwelling_id AS old_dwelling,
+    SELECT s.*, p.id AS pid, p.status AS old_status, p.dwelling_id AS old_dwelling,
            p.source_version AS old_version, p.source_hash AS old_hash, p.address_raw AS old_address,
            p.dwelling_since AS old_since, t.version AS tomb_version,
            CASE s.op WHEN 'upsert' THEN 'active' WHEN 'move_out' THEN 'moved_out'
@@ -25,7 +26,7 @@ WITH j AS (
     WHERE s.rnd = :rnd
 ), a AS (
     SELECT j.*, CASE
-        WHEN person_id IS NULL THEN CASE
+        WHEN pid IS NULL THEN CASE
             WHEN tomb_version IS NOT NULL AND version <= tomb_version THEN 'stale'
             WHEN op = 'upsert' THEN 'insert'
             WHEN op = 'delete' THEN 'tombstone'
@@ -39,6 +40,7 @@ WITH j AS (
     FROM j
 )
 SELECT a.*,
+       coalesce(pid, CASE WHEN action = 'insert' THEN nextval('person_id_seq') END) AS person_id,
        CASE WHEN action = 'insert' THEN a.dwelling_id
             WHEN action <> 'update' THEN old_dwelling
             WHEN op <> 'upsert' THEN NULL

@@ -1,0 +1,19 @@
+-- End of bulk mode (see sync_bulk_begin): links to dwellings deleted meanwhile are cleared, the
+-- foreign key re-added (checked in one pass), the indexes rebuilt, the link counts recounted and
+-- the triggers enabled again. Idempotent.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'person_dwelling_id_fkey'
+                   AND conrelid = 'person'::regclass) THEN
+        UPDATE person p SET dwelling_id = NULL
+        WHERE p.dwelling_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dwelling d WHERE d.id = p.dwelling_id);
+        ALTER TABLE person ADD CONSTRAINT person_dwelling_id_fkey
+            FOREIGN KEY (dwelling_id) REFERENCES dwelling (id) ON DELETE SET NULL;
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS person_dwelling_idx ON person (dwelling_id);
+CREATE INDEX IF NOT EXISTS person_name_idx ON person (name);
+SELECT link_count_rebuild();
+ALTER TABLE person ENABLE TRIGGER person_link_count_ins;
+ALTER TABLE person ENABLE TRIGGER person_link_count_upd;
+ALTER TABLE person ENABLE TRIGGER person_link_count_del;
