@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.synth.layout import Rect, height, shrink, width
+from geo.synth.layout import Rect, shrink
 
 #: columns of a building batch (a dict of equal-length numpy arrays)
 COLUMNS = (
@@ -356,7 +356,3 @@ def fill_shops(strip: Rect, rng: np.random.Generator, names: list[str], *, along
             )
         pos += length + float(rng.uniform(6.0, 30.0))
     return _batch(rows)
-
-
-def rect_size_ok(rect: Rect, min_w: float = 60.0, min_h: float = 60.0) -> bool:
-    return width(rect) >= min_w and height(rect) >= min_h

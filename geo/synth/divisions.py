@@ -81,8 +81,3 @@ def county_codes(path: str | None = None) -> dict[str, str]:
         if d.level == "county" and int(d.code[4:6]) < 70:
             out[d.code[:6]] = d.name
     return out
-
-
-def is_urban_community(code: str) -> bool:
-    """Village-level code of a 社区/居委会 (village part 001-199) under a 街道-type unit."""
-    return code[9:12] != "000" and int(code[9:12]) < 200 and code[6] in "04"
