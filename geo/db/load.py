@@ -235,6 +235,9 @@ class LayerLoader:
                 ]
                 _store_rejects(self.conn, r.run_id, self.rejects)
                 _finish_run(self.conn, r)
+                if r.inserted + r.updated:  # fresh statistics, so the planner picks index scans at once
+                    target = {"communities": "admin_area", "compounds": "compound", "buildings": "building"}[self.kind]
+                    self.conn.execute(sa.text(f"ANALYZE {target}"))
         finally:
             self._ctx.__exit__(*exc)
 

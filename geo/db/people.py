@@ -105,6 +105,7 @@ def import_dwellings(
         _report(p, "dwellings", len(frame), rejects, report_dir, report)
         _store(conn, report.run_id, rejects)
         _finish_run(conn, report)
+        conn.execute(sa.text("ANALYZE dwelling"))
     return report
 
 
@@ -165,4 +166,5 @@ def import_persons(
         _report(p, "persons", len(frame), rejects, report_dir, report)
         _store(conn, report.run_id, rejects)
         _finish_run(conn, report)
+        conn.execute(sa.text("ANALYZE person"))
     return report

@@ -147,6 +147,8 @@ def balance(
                 conn, code, proposal, pk_of, inp["active"].get(code), params, created_by, inp["dedicated"], rebalance
             )
             out.append({"plan_id": plan_id, **_summary_row(proposal)})
+        conn.execute(sa.text("ANALYZE grid"))
+        conn.execute(sa.text("ANALYZE grid_assignment"))
     return out
 
 
