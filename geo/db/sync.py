@@ -61,6 +61,9 @@ UNCHANGED = ("touch", "same", "stale")
 MERGE_REJECTED = {"conflict": "version_conflict", "unknown": "person_unknown"}
 
 Progress = Callable[[int, int | None, str], None]
+#: seconds spent per phase in this process (for benchmarks): index, wait (for prepared chunks),
+#: copy (into staging), merge, commit, finish
+PHASES: Counter[str] = Counter()
 
 
 def _no_progress(_done: int, _total: int | None, _msg: str) -> None:
@@ -228,12 +231,13 @@ def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> d
     cur.execute(sql("sync_stage"))
     counts: Counter[str] = Counter()
     if prep.staged:
+        t0 = time.perf_counter()
         cur.copy_expert(
             f"COPY sync_stage ({', '.join(sync.STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
             io.BytesIO(prep.stage_csv),
         )
-        if prep.staged >= 5000:
-            cur.execute("ANALYZE sync_stage")
+        PHASES["copy"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
         params = {"batch": batch.id, "received": batch.received_at}
         for rnd in range(1, prep.rounds + 1):
             conn.execute(sa.text("DROP TABLE IF EXISTS sync_plan"))
@@ -246,6 +250,7 @@ def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> d
                 counts["review_opened"] += int(r.reviews)
                 counts["linked"] += int(r.linked)
                 counts["moved"] += int(r.moved)
+        PHASES["merge"] += time.perf_counter() - t0
     if prep.rejects:
         _store_rejects(conn, batch.id, prep.rejects)
     accepted = sum(counts[f"action_{a}"] for a in ACCEPTED)
@@ -255,7 +260,11 @@ def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> d
         if counts[f"action_{action}"]:
             counts[f"reject_{reason}"] += counts[f"action_{action}"]
     tallies = Counter(prep.tallies) + counts
-    assert accepted + unchanged + rejected == prep.received, (accepted, unchanged, rejected, prep)
+    if accepted + unchanged + rejected != prep.received:  # every record is accounted for
+        raise RuntimeError(
+            f"chunk {prep.index}: {prep.received} received ≠ {accepted} accepted + "
+            f"{rejected} rejected + {unchanged} unchanged"
+        )
     conn.execute(
         sa.text(
             """
@@ -443,8 +452,10 @@ def _run(
         raise InvalidInput("worker processes need the full dwelling index")
     bulk = _bulk_begin(engine, batch, header, path)
     progress(batch.checkpoint, None, "loading the dwelling index")
+    t0 = time.perf_counter()
     with engine.connect() as conn:
         index = load_index(conn, complete=complete)
+    PHASES["index"] += time.perf_counter() - t0
     if not complete:
         index.loader = _lazy_loader(engine)
     ctx = sync.Context(header, sync.Encoder(keys), index, today)
@@ -462,8 +473,16 @@ def _run(
         progress(done, None, f"resuming after record {done:,}")
     # a rough total for the progress bar: bytes left / bytes per record so far
     n = 0
-    for prep in _prepared_stream(chunks, ctx, workers):
+    stream = _prepared_stream(chunks, ctx, workers)
+    while True:
+        t0 = time.perf_counter()
+        prep = next(stream, None)
+        PHASES["wait"] += time.perf_counter() - t0
+        if prep is None:
+            break
+        t0 = time.perf_counter()
         _apply_chunk(engine, batch, prep)
+        PHASES["apply"] += time.perf_counter() - t0
         batch.checkpoint = prep.first_no - 1 + prep.received
         done = batch.checkpoint
         est_total = max(done, int(done * size / max(prep.end, 1)))
@@ -473,7 +492,9 @@ def _run(
             return
     if bulk:
         progress(done, done, "rebuilding indexes and link counts")
+    t0 = time.perf_counter()
     _finish(engine, batch.id, bulk=bulk)
+    PHASES["finish"] += time.perf_counter() - t0
     progress(done, done, "done")
 
 
