@@ -7,7 +7,7 @@ SAMPLE  := sample_shapefiles
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: install db-up demo load balance test lint format bench clean
+.PHONY: install db-up demo load balance maps test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ balance: load
 	$(GRIDMAP) balance --street 150102003000 --rebalance --approve
 	$(GRIDMAP) worker seed-sample
 
-demo: balance
-	@echo "GridMap on http://$(HOST):$(PORT)/  (API docs at /docs, health at /health)"
+maps: balance
+	$(GRIDMAP) maps --all --out out/maps
+	$(GRIDMAP) signboards --community 150102003001 --out out/signboards --base-url http://$(HOST):$(PORT)
+
+demo: maps
+	@echo "GridMap on http://$(HOST):$(PORT)/  (pages: /planner /worker /overview; API docs: /docs; maps in out/maps, signboards in out/signboards)"
 	$(GRIDMAP) serve --host $(HOST) --port $(PORT)
 
 test: install
@@ -49,6 +53,11 @@ format: install
 bench: install
 	$(GRIDMAP) db up
 	$(VENV)/bin/python bench/import.py
+	$(VENV)/bin/python bench/balance.py
+	$(VENV)/bin/python bench/tiles.py
+	$(VENV)/bin/python bench/queries.py
+	$(VENV)/bin/python bench/maps.py
+	$(VENV)/bin/python bench/sync.py
 
 clean:
 	-$(GRIDMAP) db down
