@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import add_exception_handlers
-from api.routes import communities, health, maps, me, ogc, pages, plans, queries, tiles
+from api.routes import communities, health, maps, me, ogc, pages, plans, queries, sync, tiles
 from api.settings import ApiSettings
 from geo.db.engine import make_engine
 from geo.db.settings import get_db_settings, normalise_url
@@ -44,6 +44,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(tiles.router)
     app.include_router(maps.router)
+    app.include_router(sync.router)
     app.include_router(pages.router)
 
     return app

@@ -28,7 +28,9 @@ app.add_typer(worker_app, name="worker")
 
 
 def _register_commands() -> None:
-    from geo.commands import balance, maps
+    from geo.commands import balance, maps, sync
+
+    app.add_typer(sync.app, name="sync")
 
     app.command("maps")(maps.maps)
     app.command("signboards")(maps.signboards)
