@@ -214,7 +214,7 @@ class Prepared:
     first_no: int
     end: int
     received: int
-    stage_csv: bytes
+    stage: pa.Table | None
     staged: int
     rounds: int
     rejects: list[RowReject]
@@ -967,10 +967,10 @@ def prepare_chunk(ctx: Context, chunk: Chunk) -> Prepared:
             part = extra[f] if f in extra else fc[f][fast]  # type: ignore[index]
             cols[f] = np.concatenate([np.asarray(cols[f], dtype=object), np.asarray(part, dtype=object)])
     staged = len(cols["line_no"])
-    stage_csv = b""
+    stage = None
     rounds = 0
     if staged:
-        stage_csv, rounds = _stage(ctx, index, cols, tallies)
+        stage, rounds = _stage(ctx, index, cols, tallies)
     for rj in rejects:
         tallies[f"reject_{rj.reason}"] += 1
     return Prepared(
@@ -978,7 +978,7 @@ def prepare_chunk(ctx: Context, chunk: Chunk) -> Prepared:
         chunk.first_no,
         chunk.end,
         len(chunk.lines),
-        stage_csv,
+        stage,
         staged,
         rounds,
         sorted(rejects, key=lambda x: x.line_no),
@@ -1098,10 +1098,14 @@ def _stage(ctx: Context, index: object, cols: dict[str, object], tallies: Counte
         pa.array(upgraded, pa.string()),
         pa.array(chash, pa.string()),
     ]
-    table = pa.Table.from_arrays(arrays, schema=_STAGE_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=_STAGE_SCHEMA), int(rnd.max())
+
+
+def stage_csv(table: pa.Table) -> bytes:
+    """Staging rows as CSV for COPY (NULL is an unquoted empty field, text always quoted)."""
     buf = io.BytesIO()
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
-    return buf.getvalue(), int(rnd.max())
+    return buf.getvalue()
 
 
 # -- writing (tests, benchmarks, the documentation's examples) ----------------------------------

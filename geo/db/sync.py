@@ -31,7 +31,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -206,7 +209,119 @@ def register_batch(
 
 
 # -- applying one chunk -------------------------------------------------------------------------
-_RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock
+#: serialization failure, deadlock; a unique violation: another transaction inserted the same new
+#: person between the existence check and the COPY (the retry sees it)
+_RETRYABLE = ("40001", "40P01", "23505")
+
+#: person columns written directly for new persons, and where they come from in the staging rows
+_PERSON_COPY = (
+    "id", "id_hash", "id_cipher", "id_masked", "name", "sex", "ethnicity", "birth_date", "phone",
+    "residence_type", "relation", "care_tags", "dwelling_id", "address_raw", "status",
+    "population_type", "hukou_address", "source_version", "source_hash", "addr_community",
+    "addr_building", "dwelling_since",
+)  # fmt: skip
+
+
+def _insert_new_persons(cur: object, batch: BatchRow, stage: pa.Table, counts: Counter[str]) -> pa.Table:
+    """COPY the chunk's new persons straight into ``person`` (the usual case of a full load):
+    first records (round 1) of upserts whose keyed hash is neither a person nor a tombstone.
+    Everything else is returned for the staged merge. Same outcome as sync_plan's ``insert``."""
+    rnd = stage.column("rnd").to_numpy()
+    up = pc.equal(stage.column("op"), "upsert").to_numpy(zero_copy_only=False)
+    cand = (rnd == 1) & up
+    if not cand.any():
+        return stage
+    hexes = stage.column("id_hash").to_numpy(zero_copy_only=False)
+    wanted = [bytes.fromhex(h[2:]) for h in hexes[cand]]
+    cur.execute(  # type: ignore[attr-defined]
+        "SELECT id_hash FROM person WHERE id_hash = ANY(%(h)s) "
+        "UNION ALL SELECT id_hash FROM sync_tombstone WHERE id_hash = ANY(%(h)s)",
+        {"h": wanted},
+    )
+    known = {"\\x" + bytes(r[0]).hex() for r in cur.fetchall()}  # type: ignore[attr-defined]
+    direct = cand.copy()
+    if known:
+        direct &= np.array([h not in known for h in hexes], dtype=bool)
+    k = int(direct.sum())
+    if not k:
+        return stage
+    new = stage.filter(pa.array(direct))
+    cur.execute(  # type: ignore[attr-defined]
+        "SELECT nextval('person_id_seq') FROM generate_series(1, %s)", (k,)
+    )
+    ids = pa.array([r[0] for r in cur.fetchall()], pa.int64())  # type: ignore[attr-defined]
+    linked = pc.is_valid(new.column("dwelling_id"))
+    since = pc.if_else(
+        linked,
+        pc.fill_null(new.column("effective_at"), batch.received_at.isoformat()),
+        pa.scalar(None, pa.string()),
+    )
+    out = pa.Table.from_arrays(
+        [
+            ids,
+            new.column("id_hash"),
+            new.column("id_cipher"),
+            new.column("id_masked"),
+            new.column("name"),
+            new.column("sex"),
+            new.column("ethnicity"),
+            new.column("birth_date"),
+            new.column("phone"),
+            new.column("residence_type"),
+            new.column("relation"),
+            new.column("care_tags"),
+            new.column("dwelling_id"),
+            new.column("address"),
+            pa.array(["active"] * k, pa.string()),
+            new.column("population_type"),
+            new.column("hukou_address"),
+            new.column("version"),
+            new.column("content_hash"),
+            new.column("area_community"),
+            new.column("area_building"),
+            since,
+        ],
+        names=list(_PERSON_COPY),
+    )
+    cur.copy_expert(  # type: ignore[attr-defined]
+        f"COPY person ({', '.join(_PERSON_COPY)}) FROM STDIN WITH (FORMAT csv)",
+        io.BytesIO(sync.stage_csv(out)),
+    )
+    # new persons without a confident dwelling wait for review (as sync_review.sql does)
+    unlinked = pc.invert(linked)
+    n_rev = int(pc.sum(unlinked).as_py() or 0)
+    if n_rev:
+        rv = new.filter(unlinked)
+        reason = pc.if_else(
+            pc.is_null(rv.column("address")),
+            pa.scalar("no_address"),
+            pc.fill_null(rv.column("match_status"), "unmatched"),
+        )
+        review = pa.Table.from_arrays(
+            [
+                pa.array([str(batch.id)] * n_rev, pa.string()),
+                rv.column("line_no"),
+                ids.filter(unlinked),
+                rv.column("address"),
+                reason,
+                pc.fill_null(rv.column("candidates"), "[]"),
+                rv.column("area_community"),
+                rv.column("area_building"),
+            ],
+            names=[
+                "batch_id", "line_no", "person_id", "address", "reason", "candidates",
+                "community_code", "building_id",
+            ],
+        )  # fmt: skip
+        cur.copy_expert(  # type: ignore[attr-defined]
+            "COPY sync_review (batch_id, line_no, person_id, address, reason, candidates, "
+            "community_code, building_id) FROM STDIN WITH (FORMAT csv)",
+            io.BytesIO(sync.stage_csv(review)),
+        )
+    counts["action_insert"] += k
+    counts["review_opened"] += n_rev
+    counts["linked"] += k - n_rev
+    return stage.filter(pa.array(~direct))
 
 
 def _apply_chunk(engine: Engine, batch: BatchRow, prep: sync.Prepared) -> dict[str, int]:
@@ -230,11 +345,16 @@ def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> d
     cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
     cur.execute(sql("sync_stage"))
     counts: Counter[str] = Counter()
+    rest = prep.stage
     if prep.staged:
+        t0 = time.perf_counter()
+        rest = _insert_new_persons(cur, batch, prep.stage, counts)
+        PHASES["direct"] += time.perf_counter() - t0
+    if rest is not None and rest.num_rows:
         t0 = time.perf_counter()
         cur.copy_expert(
             f"COPY sync_stage ({', '.join(sync.STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
-            io.BytesIO(prep.stage_csv),
+            io.BytesIO(sync.stage_csv(rest)),
         )
         PHASES["copy"] += time.perf_counter() - t0
         t0 = time.perf_counter()
