@@ -51,6 +51,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
+	$(VENV)/bin/pip install -q -e ".[dev,bench]"
 	$(GRIDMAP) db up
 	$(VENV)/bin/python bench/import.py
 	$(VENV)/bin/python bench/balance.py
