@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo import address as addr
 
@@ -91,6 +93,41 @@ class MatchResult:
         return self.dwelling_id is not None
 
 
+def _col(frame: object, name: str) -> list:
+    """A column as a Python list, from a pandas DataFrame or a pyarrow Table."""
+    if hasattr(frame, "column_names"):  # pyarrow.Table
+        return frame.column(name).to_pylist()  # type: ignore[attr-defined]
+    return frame[name].tolist()  # type: ignore[index]
+
+
+def _dwelling_table(frame: object) -> pa.Table:
+    """Dwellings as an Arrow table with int64 id, building_id, unit (null when unknown), text room."""
+    if hasattr(frame, "column_names"):
+        t = frame  # type: ignore[assignment]
+        for c in ("id", "building_id", "unit"):
+            if t.column(c).type != pa.int64():  # type: ignore[attr-defined]
+                i = t.column_names.index(c)  # type: ignore[attr-defined]
+                t = t.set_column(i, c, pc.cast(t.column(c), pa.int64()))  # type: ignore[attr-defined]
+        return t  # type: ignore[return-value]
+    f: pd.DataFrame = frame  # type: ignore[assignment]
+    cols = {
+        "id": pa.array(f["id"].astype("int64").tolist(), pa.int64()),
+        "building_id": pa.array(f["building_id"].astype("int64").tolist(), pa.int64()),
+        "unit": pa.array(
+            [None if _missing(u) else int(u) for u in pd.to_numeric(f["unit"], errors="coerce")],
+            pa.int64(),
+        ),
+        "room": pa.array([None if _missing(r) else str(r) for r in f["room"].tolist()], pa.string()),
+    }
+    if "address" in f.columns:
+        cols["address"] = pa.array([None if _missing(a) else str(a) for a in f["address"].tolist()], pa.string())
+    return pa.table(cols)
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or v is pd.NA
+
+
 def _key(building_id: int, unit: int, room: int) -> int:
     return (building_id << (ROOM_BITS + UNIT_BITS)) | (unit << ROOM_BITS) | room
 
@@ -124,6 +161,8 @@ class DwellingIndex:
     def __init__(self, areas: pd.DataFrame, compounds: pd.DataFrame, buildings: pd.DataFrame) -> None:
         self.gazetteer = addr.Gazetteer()
         self.loader: Callable[[list[int]], pd.DataFrame] | None = None
+        #: dwellings by (building, unit, room) keys, for small batches
+        self.key_loader: Callable[[list[tuple[int, int, str]]], object] | None = None
         self.parent: dict[str, str | None] = {}
         self.level_of: dict[str, str] = {}
         self.codes_by_name: dict[str, dict[str, set[str]]] = {
@@ -138,7 +177,13 @@ class DwellingIndex:
             "town": "streets",
             "village": "communities",
         }
-        for code, name, level, parent in areas[["code", "name", "level", "parent_code"]].itertuples(index=False):
+        for code, name, level, parent in zip(
+            _col(areas, "code"),
+            _col(areas, "name"),
+            _col(areas, "level"),
+            _col(areas, "parent_code"),
+            strict=True,
+        ):
             if level not in table_of:
                 continue
             self.parent[code] = parent if isinstance(parent, str) and parent else None
@@ -169,7 +214,9 @@ class DwellingIndex:
         self.compound_name: dict[int, str] = {}
         self.compounds_by_name: dict[str, list[int]] = {}
         self.compounds_of: dict[str, list[int]] = {}
-        for cid, name, comm in compounds[["id", "name", "community_code"]].itertuples(index=False):
+        for cid, name, comm in zip(
+            _col(compounds, "id"), _col(compounds, "name"), _col(compounds, "community_code"), strict=True
+        ):
             cid = int(cid)
             self.compound_comm[cid] = comm
             self.compounds_of.setdefault(comm, []).append(cid)
@@ -183,13 +230,25 @@ class DwellingIndex:
         self.building_comm: dict[int, str] = {}
         self.building_units: dict[int, int] = {}
         self.building_compound: dict[int, int | None] = {}
-        cols = buildings[["id", "number", "compound_id", "community_code", "units"]]
-        for bid, number, cid, comm, units in cols.itertuples(index=False):
+        keys: dict[str, str | None] = {}  # building numbers repeat (1号楼…): parse each once
+        for bid, number, cid, comm, units in zip(
+            _col(buildings, "id"),
+            _col(buildings, "number"),
+            _col(buildings, "compound_id"),
+            _col(buildings, "community_code"),
+            _col(buildings, "units"),
+            strict=True,
+        ):
             bid = int(bid)
-            key = addr.building_key(number) if isinstance(number, str) else None
-            has_c = cid is not None and not pd.isna(cid)
+            if isinstance(number, str):
+                key = keys.get(number, "")
+                if key == "":
+                    key = keys[number] = addr.building_key(number)
+            else:
+                key = None
+            has_c = not _missing(cid)
             self.building_comm[bid] = comm
-            self.building_units[bid] = int(units) if units and not pd.isna(units) else 1
+            self.building_units[bid] = int(units) if not _missing(units) and units else 1
             self.building_compound[bid] = int(cid) if has_c else None
             if key is None:
                 continue
@@ -205,39 +264,49 @@ class DwellingIndex:
         self.complete = False
 
     # -- dwellings --------------------------------------------------------------------------
-    def add_dwellings(self, frame: pd.DataFrame, *, complete: bool = False) -> None:
-        """Add dwellings (id, building_id, unit, room and optionally address, the registry's
-        standard address); ``complete`` says every building is in."""
-        if len(frame) and "address" in frame.columns:
-            a = frame["address"]
-            ok = a.notna() & (a.astype(str) != "")
-            a, i = a[ok].astype(str), frame.loc[ok, "id"].astype(np.int64)
-            dup = a.duplicated(keep=False)  # two dwellings with one address: structured matching
-            self.exact.update(zip(a[~dup].tolist(), i[~dup].tolist(), strict=True))
-            for text in a[dup].unique().tolist():
-                self.exact[text] = -1
-        if len(frame):
-            did = frame["id"].to_numpy(np.int64)
-            bid = frame["building_id"].to_numpy(np.int64)
-            unit = pd.to_numeric(frame["unit"], errors="coerce").fillna(0).to_numpy(np.int64)
-            room = frame["room"].astype(str).str.strip()
-            digits = room.str.fullmatch(r"\d{1,7}").to_numpy(bool)
-            rint = np.zeros(len(frame), dtype=np.int64)
-            rint[digits] = room[digits].astype(np.int64).to_numpy()
+    def add_dwellings(self, frame: object, *, complete: bool = False) -> None:
+        """Add dwellings (a DataFrame or Arrow table: id, building_id, unit, room and optionally
+        address, the registry's standard address); ``complete`` says every building is in."""
+        t = _dwelling_table(frame)
+        n = t.num_rows
+        if n and "address" in t.column_names:
+            a = t.column("address")
+            ok = pc.fill_null(pc.not_equal(a, ""), False)
+            addresses = pc.filter(a, ok).to_pylist()
+            ids = pc.filter(t.column("id"), ok).to_pylist()
+            exact = dict(zip(addresses, ids, strict=True))
+            if len(exact) < len(addresses):  # two dwellings with one address: structured matching
+                seen: dict[str, int] = {}
+                for x in addresses:
+                    seen[x] = seen.get(x, 0) + 1
+                for x, k in seen.items():
+                    if k > 1:
+                        exact[x] = -1
+            self.exact.update(exact)
+        if n:
+            did = t.column("id").to_numpy()
+            bid = t.column("building_id").to_numpy()
+            unit = pc.fill_null(t.column("unit"), 0).to_numpy()
+            room = pc.utf8_trim_whitespace(t.column("room"))
+            digits_a = pc.fill_null(pc.match_substring_regex(room, r"^[0-9]{1,7}$"), False)
+            digits = digits_a.to_numpy(zero_copy_only=False)
+            rint = pc.cast(pc.if_else(digits_a, room, "0"), pa.int64()).to_numpy()
             keys = (bid << (ROOM_BITS + UNIT_BITS)) | (np.clip(unit, 0, 255) << ROOM_BITS) | rint
             self.dw.update(zip(keys[digits].tolist(), did[digits].tolist(), strict=True))
-            for i in np.flatnonzero(~digits):
-                r = addr.canonical_room(room.iat[i]) or room.iat[i]
-                self.dw_text[(int(bid[i]), int(unit[i]), r)] = int(did[i])
+            other = np.flatnonzero(~digits)
+            for i, r in zip(other.tolist(), room.take(other).to_pylist(), strict=True):
+                r = str(r or "")
+                self.dw_text[(int(bid[i]), int(unit[i]), addr.canonical_room(r) or r)] = int(did[i])
             ub, first, inverse, counts = np.unique(bid, return_index=True, return_inverse=True, return_counts=True)
-            for b, f, n in zip(ub.tolist(), first.tolist(), counts.tolist(), strict=True):
-                self.count[b] = self.count.get(b, 0) + n
-                if self.count[b] == 1:
+            for b, f, c in zip(ub.tolist(), first.tolist(), counts.tolist(), strict=True):
+                total = self.count.get(b, 0) + c
+                self.count[b] = total
+                if total == 1:
                     self.single[b] = int(did[f])
                 else:
                     self.single.pop(b, None)
             for i in np.flatnonzero(counts[inverse] <= SMALL_BUILDING):
-                self.small.setdefault(int(bid[i]), []).append((int(unit[i]), str(room.iat[i]), int(did[i])))
+                self.small.setdefault(int(bid[i]), []).append((int(unit[i]), str(room[int(i)].as_py()), int(did[i])))
             self.loaded.update(ub.tolist())
         if complete:
             self.complete = True
@@ -253,13 +322,58 @@ class DwellingIndex:
         return want - self.loaded
 
     def ensure(self, parsed: Iterable[addr.ParsedAddress]) -> None:
-        """Load (through :attr:`loader`) the dwellings ``parsed`` needs."""
+        """Load the dwellings ``parsed`` needs: for an address with unit and room only those
+        dwellings (:attr:`key_loader`), else (or when that finds nothing) whole buildings
+        (:attr:`loader`)."""
         if self.complete or self.loader is None:
             return
-        want = self.buildings_wanted(parsed)
-        if want:
-            self.add_dwellings(self.loader(sorted(want)))
-            self.loaded.update(want)
+        parsed = list(parsed)
+        whole: set[int] = set()
+        keyed: list[tuple[addr.ParsedAddress, list[int]]] = []
+        keys: set[tuple[int, int, str]] = set()
+        for p in parsed:
+            bs = [b for b, _f, _w in self._buildings(p, self._area(p)[0]) if b not in self.loaded]
+            if not bs:
+                continue
+            if (
+                self.key_loader is not None
+                and p.unit is not None
+                and p.room is not None
+                and p.room.isdigit()
+                and int(p.room) < (1 << ROOM_BITS)
+            ):
+                keyed.append((p, bs))
+                for b in bs:
+                    keys.add((b, min(p.unit, 255), p.room))
+                    keys.add((b, 0, p.room))
+            else:
+                whole.update(bs)
+        if keys:
+            self._add_keyed(self.key_loader(sorted(keys)))  # type: ignore[misc]
+            for p, bs in keyed:  # nothing at that unit and room: look at the whole building
+                r = int(p.room)  # type: ignore[arg-type]
+                for b in bs:
+                    if self.dw.get(_key(b, min(p.unit, 255), r)) is None and (  # type: ignore[type-var]
+                        self.building_units.get(b, 1) > 1 or self.dw.get(_key(b, 0, r)) is None
+                    ):
+                        whole.add(b)
+        whole -= self.loaded
+        if whole:
+            self.add_dwellings(self.loader(sorted(whole)))
+            self.loaded.update(whole)
+
+    def _add_keyed(self, frame: object) -> None:
+        """Dwellings found by (building, unit, room): looked up, but their buildings not loaded."""
+        t = _dwelling_table(frame)
+        if not t.num_rows:
+            return
+        did = t.column("id").to_numpy()
+        bid = t.column("building_id").to_numpy()
+        unit = pc.fill_null(t.column("unit"), 0).to_numpy()
+        for d, b, u, r in zip(did.tolist(), bid.tolist(), unit.tolist(), t.column("room").to_pylist(), strict=True):
+            r = (r or "").strip()
+            if r.isdigit() and len(r) <= 7:
+                self.dw[_key(b, min(max(u, 0), 255), int(r))] = d
 
     # -- matching ---------------------------------------------------------------------------
     def parse(self, raw: str | None) -> addr.ParsedAddress:

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -74,51 +74,79 @@ def _no_progress(_done: int, _total: int | None, _msg: str) -> None:
 
 
 # -- the matcher's index -------------------------------------------------------------------------
-def _copy_out(conn: Connection, query: str) -> pd.DataFrame:
-    """A query's rows through COPY (fast for millions of rows); every column as text."""
+def _copy_out(conn: Connection, query: str) -> pa.Table:
+    """A query's rows through COPY (fast for millions of rows), every column as text."""
     buf = io.BytesIO()
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
     buf.seek(0)
-    return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
+    head = buf.readline().decode().strip().split(",")
+    buf.seek(0)
+    return pacsv.read_csv(
+        buf,
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in head}, strings_can_be_null=True),
+    )
 
 
-def _dwelling_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["id"] = frame["id"].astype("int64")
-    frame["building_id"] = frame["building_id"].astype("int64")
-    return frame
+def _int(table: pa.Table, name: str) -> pa.Table:
+    i = table.column_names.index(name)
+    return table.set_column(i, name, pc.cast(table.column(name), pa.int64()))
 
 
 def load_index(conn: Connection, *, complete: bool) -> DwellingIndex:
     """The matcher's index: areas, compounds and buildings; every dwelling when ``complete``, else
     dwellings are loaded building by building as addresses need them."""
     areas = _copy_out(conn, sql("sync_index_areas"))
-    compounds = _copy_out(conn, "SELECT id, name, community_code FROM compound")
-    compounds["id"] = compounds["id"].astype("int64")
+    compounds = _int(_copy_out(conn, "SELECT id, name, community_code FROM compound"), "id")
     buildings = _copy_out(conn, sql("sync_index_buildings"))
-    buildings["id"] = buildings["id"].astype("int64")
-    buildings["compound_id"] = pd.to_numeric(buildings["compound_id"]).astype("Int64")
-    buildings["units"] = pd.to_numeric(buildings["units"]).fillna(1).astype("int64")
+    for c in ("id", "compound_id", "units"):
+        buildings = _int(buildings, c)
     index = DwellingIndex(areas, compounds, buildings)
     if complete:
-        index.add_dwellings(
-            _dwelling_frame(_copy_out(conn, "SELECT id, building_id, unit, room, address FROM dwelling")),
-            complete=True,
-        )
+        dwellings = _copy_out(conn, "SELECT id, building_id, unit, room, address FROM dwelling")
+        for c in ("id", "building_id", "unit"):
+            dwellings = _int(dwellings, c)
+        index.add_dwellings(dwellings, complete=True)
     return index
 
 
-def _lazy_loader(engine: Engine) -> Callable[[list[int]], pd.DataFrame]:
-    def load(building_ids: list[int]) -> pd.DataFrame:
+def _lazy_loader(engine: Engine) -> Callable[[list[int]], pa.Table]:
+    def load(building_ids: list[int]) -> pa.Table:
+        ids = ",".join(str(int(b)) for b in building_ids)
         with engine.connect() as conn:
+            t = _copy_out(
+                conn,
+                f"SELECT id, building_id, unit, room FROM dwelling WHERE building_id = ANY('{{{ids}}}'::bigint[])",
+            )
+        for c in ("id", "building_id", "unit"):
+            t = _int(t, c)
+        return t
+
+    return load
+
+
+def _key_loader(engine: Engine) -> Callable[[list[tuple[int, int, str]]], pa.Table]:
+    """Dwellings by (building, unit or 0, room), leading zeros of the room ignored."""
+
+    def load(keys: list[tuple[int, int, str]]) -> pa.Table:
+        with engine.begin() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
             cur.execute(
-                "SELECT id, building_id, unit, room FROM dwelling WHERE building_id = ANY(%s)",
-                (building_ids,),
+                "SELECT d.id, d.building_id, d.unit, d.room "
+                "FROM unnest(%s::bigint[], %s::int[], %s::text[]) AS k(b, u, r) "
+                "JOIN dwelling d ON d.building_id = k.b AND coalesce(d.unit, 0) = k.u "
+                "AND ltrim(d.room, '0') = ltrim(k.r, '0')",
+                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]),
             )
             rows = cur.fetchall()
-        return pd.DataFrame.from_records(rows, columns=["id", "building_id", "unit", "room"]).astype(
-            {"id": "int64", "building_id": "int64"}
+        return pa.table(
+            {
+                "id": pa.array([r[0] for r in rows], pa.int64()),
+                "building_id": pa.array([r[1] for r in rows], pa.int64()),
+                "unit": pa.array([r[2] for r in rows], pa.int64()),
+                "room": pa.array([r[3] for r in rows], pa.string()),
+            }
         )
 
     return load
@@ -222,26 +250,57 @@ _PERSON_COPY = (
 )  # fmt: skip
 
 
-def _insert_new_persons(cur: object, batch: BatchRow, stage: pa.Table, counts: Counter[str]) -> pa.Table:
+class KnownHashes:
+    """Bulk mode: the keyed hashes that may be stored (persons and tombstones when the batch
+    started, and every hash the batch has staged since), as 64-bit prefixes. A hash not in the
+    set is certainly new, so a full load needs no existence query; a prefix collision only sends
+    a record through the staged merge, which is always right."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.prefixes: set[int] = set()
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute(
+            "SELECT substr(id_hash, 1, 8) FROM person UNION ALL SELECT substr(id_hash, 1, 8) FROM sync_tombstone"
+        )
+        self.prefixes.update(int.from_bytes(bytes(r[0]), "big") for r in cur.fetchall())
+
+    @staticmethod
+    def prefix(hexes: np.ndarray) -> list[int]:
+        return [int(h[2:18], 16) for h in hexes]
+
+
+def _insert_new_persons(
+    cur: object,
+    batch: BatchRow,
+    stage: pa.Table,
+    counts: Counter[str],
+    known: KnownHashes | None = None,
+) -> pa.Table:
     """COPY the chunk's new persons straight into ``person`` (the usual case of a full load):
     first records (round 1) of upserts whose keyed hash is neither a person nor a tombstone.
     Everything else is returned for the staged merge. Same outcome as sync_plan's ``insert``."""
     rnd = stage.column("rnd").to_numpy()
     up = pc.equal(stage.column("op"), "upsert").to_numpy(zero_copy_only=False)
     cand = (rnd == 1) & up
-    if not cand.any():
-        return stage
     hexes = stage.column("id_hash").to_numpy(zero_copy_only=False)
-    wanted = [bytes.fromhex(h[2:]) for h in hexes[cand]]
-    cur.execute(  # type: ignore[attr-defined]
-        "SELECT id_hash FROM person WHERE id_hash = ANY(%(h)s) "
-        "UNION ALL SELECT id_hash FROM sync_tombstone WHERE id_hash = ANY(%(h)s)",
-        {"h": wanted},
-    )
-    known = {"\\x" + bytes(r[0]).hex() for r in cur.fetchall()}  # type: ignore[attr-defined]
-    direct = cand.copy()
-    if known:
-        direct &= np.array([h not in known for h in hexes], dtype=bool)
+    prefixes = KnownHashes.prefix(hexes) if known is not None else []
+    if not cand.any():
+        direct = cand
+    elif known is not None:
+        seen = known.prefixes
+        direct = cand & np.fromiter((p not in seen for p in prefixes), bool, len(prefixes))
+    else:
+        cur.execute(  # type: ignore[attr-defined]
+            "SELECT p.id_hash FROM unnest(string_to_array(%(h)s, ',')) AS h(x) "
+            "JOIN person p ON p.id_hash = decode(h.x, 'hex') "
+            "UNION ALL SELECT t.id_hash FROM unnest(string_to_array(%(h)s, ',')) AS h(x) "
+            "JOIN sync_tombstone t ON t.id_hash = decode(h.x, 'hex')",
+            {"h": ",".join(h[2:] for h in hexes[cand])},
+        )
+        found = {"\\x" + bytes(r[0]).hex() for r in cur.fetchall()}  # type: ignore[attr-defined]
+        direct = cand & np.fromiter((h not in found for h in hexes), bool, len(hexes))
+    if known is not None:  # after this chunk, all of them may be stored
+        known.prefixes.update(prefixes)
     k = int(direct.sum())
     if not k:
         return stage
@@ -324,11 +383,15 @@ def _insert_new_persons(cur: object, batch: BatchRow, stage: pa.Table, counts: C
     return stage.filter(pa.array(~direct))
 
 
-def _apply_chunk(engine: Engine, batch: BatchRow, prep: sync.Prepared) -> dict[str, int]:
+def _apply_chunk(
+    engine: Engine, batch: BatchRow, prep: sync.Prepared, known: KnownHashes | None = None
+) -> dict[str, int]:
     for attempt in range(4):
         try:
             with engine.begin() as conn:
-                return _apply_chunk_tx(conn, batch, prep)
+                # a retry (e.g. after another writer inserted one of these persons) asks the
+                # database which persons exist instead of trusting the bulk-mode hash set
+                return _apply_chunk_tx(conn, batch, prep, known if attempt == 0 else None)
         except sa.exc.DBAPIError as exc:
             code = getattr(exc.orig, "pgcode", None)
             if code not in _RETRYABLE or attempt == 3:
@@ -337,7 +400,9 @@ def _apply_chunk(engine: Engine, batch: BatchRow, prep: sync.Prepared) -> dict[s
     raise AssertionError("unreachable")
 
 
-def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> dict[str, int]:
+def _apply_chunk_tx(
+    conn: Connection, batch: BatchRow, prep: sync.Prepared, known: KnownHashes | None = None
+) -> dict[str, int]:
     # the link-count triggers keep this batch's changes apart (before = after - delta)
     conn.execute(sa.text("SELECT set_config('gridmap.sync_batch', :b, true)"), {"b": str(batch.id)})
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -348,7 +413,7 @@ def _apply_chunk_tx(conn: Connection, batch: BatchRow, prep: sync.Prepared) -> d
     rest = prep.stage
     if prep.staged:
         t0 = time.perf_counter()
-        rest = _insert_new_persons(cur, batch, prep.stage, counts)
+        rest = _insert_new_persons(cur, batch, prep.stage, counts, known)
         PHASES["direct"] += time.perf_counter() - t0
     if rest is not None and rest.num_rows:
         t0 = time.perf_counter()
@@ -578,7 +643,12 @@ def _run(
     PHASES["index"] += time.perf_counter() - t0
     if not complete:
         index.loader = _lazy_loader(engine)
+        index.key_loader = _key_loader(engine)
     ctx = sync.Context(header, sync.Encoder(keys), index, today)
+    known = None
+    if bulk:
+        with engine.connect() as conn:
+            known = KnownHashes(conn)
     start = batch.offset_bytes if batch.checkpoint else None
     chunks = sync.iter_chunks(
         path,
@@ -601,7 +671,7 @@ def _run(
         if prep is None:
             break
         t0 = time.perf_counter()
-        _apply_chunk(engine, batch, prep)
+        _apply_chunk(engine, batch, prep, known)
         PHASES["apply"] += time.perf_counter() - t0
         batch.checkpoint = prep.first_no - 1 + prep.received
         done = batch.checkpoint
