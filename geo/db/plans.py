@@ -425,8 +425,8 @@ def validate(conn: Connection, plan_id: int) -> dict[str, Any]:
     v["in_band_share"] = round(sum(g["in_band"] for g in basic) / len(basic), 4) if basic else None
     v["all_contiguous"] = all(g["contiguous"] for g in basic)
     # exact up to floating-point slivers: cells are cut in a metric CRS and stored in EPSG:4490, so a
-    # few square metres in all (a millionth of a community's area) may open or overlap along seams
-    tol = max(1.0, 2e-6 * float(v["community_m2"] or 0))
+    # few square metres in all (a few millionths of a community's area) may open or overlap along seams
+    tol = max(1.0, 5e-6 * float(v["community_m2"] or 0))
     v["coverage_tolerance_m2"] = round(tol, 1)
     v["covered"] = float(v["gap_m2"] or 0) < tol and float(v["overlap_m2"] or 0) < tol
     return v
