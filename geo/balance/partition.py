@@ -179,7 +179,41 @@ def solve(
     exact_budget: int = 20000,
     polish: bool = True,
 ) -> tuple[np.ndarray, SolveInfo]:
-    """Partition ``pb`` into contiguous grids; returns labels (0..k-1, per vertex) and a report."""
+    """Partition ``pb`` into contiguous grids; returns labels (0..k-1, per vertex) and a report.
+
+    Vertices without households are first attached to a neighbour with households
+    (:func:`_zero_hosts`); the rest is solved by :func:`_solve_core`.
+    """
+    rebalance = pb.old is not None and bool(np.any(pb.old >= 0))
+    keys = None if rebalance else _zero_hosts(pb)
+    if keys is None:
+        return _solve_core(pb, lo, hi, target, seed, restarts, trees, exact_max, exact_budget, polish)
+    cpb, cmap = _contract(pb, keys)
+    clab, info = _solve_core(cpb, lo, hi, target, seed, restarts, trees, exact_max, exact_budget, polish)
+    labels = np.array([clab[cmap[v]] for v in range(pb.n)], dtype=int)
+    info.infeasible = {v for v in range(pb.n) if cmap[v] in info.infeasible}
+    kstar = max(1, round(int(pb.weight.sum()) / target))
+    key = State(pb, labels, lo, hi, target, False, kstar).key()
+    if key[0] > _hopeless(pb, hi):
+        # attaching them cost the band (a school that was the only link of some grid): redo
+        labels2, info2 = _solve_core(pb, lo, hi, target, seed, restarts, trees, exact_max, exact_budget, polish)
+        if State(pb, labels2, lo, hi, target, False, kstar).key() < key:
+            return labels2, info2
+    return labels, info
+
+
+def _solve_core(
+    pb: Problem,
+    lo: int,
+    hi: int,
+    target: int,
+    seed: int = 0,
+    restarts: int = 4,
+    trees: int = 6,
+    exact_max: int = 40,
+    exact_budget: int = 20000,
+    polish: bool = True,
+) -> tuple[np.ndarray, SolveInfo]:
     n = pb.n
     info = SolveInfo()
     labels = np.full(n, -1, dtype=int)
@@ -296,11 +330,16 @@ def _contract_groups(
             done = True
     if not done:
         return None
-    # renumber: vertex -> contracted vertex
+    return _contract(pb, piece)
+
+
+def _contract(pb: Problem, keys: list[int]) -> tuple[Problem, list[int]]:
+    """Merge the vertices sharing a key into one vertex; returns the problem and vertex map."""
+    n = pb.n
     uniq: dict[int, int] = {}
     cmap = []
     for v in range(n):
-        key = piece[v]
+        key = keys[v]
         if key not in uniq:
             uniq[key] = len(uniq)
         cmap.append(uniq[key])
@@ -312,13 +351,18 @@ def _contract_groups(
     pinned = np.zeros(m, dtype=bool)
     nbrs: list[dict[int, float]] = [{} for _ in range(m)]
     wall: list[set[int]] = [set() for _ in range(m)]
+    votes: list[dict[int, float]] = [{} for _ in range(m)]
     for v in range(n):
         a = cmap[v]
         weight[a] += int(pb.weight[v])
         area[a] += float(pb.area[v])
         perim[a] += float(pb.perim[v])
-        group[a] = max(group[a], int(pb.group[v]))
+        if pb.weight[v] > 0 and pb.group[v] >= 0:
+            group[a] = int(pb.group[v])
         pinned[a] |= bool(pb.pinned[v])
+        if pb.old is not None and pb.old[v] >= 0:
+            o = int(pb.old[v])
+            votes[a][o] = votes[a].get(o, 0.0) + int(pb.weight[v]) + 1e-3
         for u, ln in pb.nbrs[v].items():
             b = cmap[u]
             if a == b:
@@ -327,8 +371,50 @@ def _contract_groups(
                 nbrs[a][b] = nbrs[a].get(b, 0.0) + ln
                 if u in pb.wall[v]:
                     wall[a].add(b)
-    cpb = Problem(weight=weight, area=area, perim=perim, nbrs=nbrs, group=group, pinned=pinned, wall=wall)
+    old = None
+    if pb.old is not None:
+        old = np.array([min(vt, key=lambda o: (-vt[o], o)) if vt else -1 for vt in votes], dtype=int)
+    cpb = Problem(weight=weight, area=area, perim=perim, nbrs=nbrs, group=group, pinned=pinned, wall=wall, old=old)
     return cpb, cmap
+
+
+def _zero_hosts(pb: Problem) -> list[int] | None:
+    """Attach every vertex without households to a neighbouring vertex with households.
+
+    Layer by layer from the vertices with households, a vertex without any joins the already
+    attached neighbour it shares the longest boundary with, so shops, schools and empty land
+    follow the grid of the housing next to them and the graph shrinks (in a city centre most
+    buildings have no households). Connectivity is kept: whatever linked two vertices through
+    a vertex without households still links them through its host. Returns the host key per
+    vertex, or ``None`` when there is nothing to attach.
+    """
+    n = pb.n
+    host = [v if pb.weight[v] > 0 else -1 for v in range(n)]
+    zero = [v for v in range(n) if pb.weight[v] <= 0 and not pb.pinned[v]]
+    if not zero or len(zero) == n:
+        return None
+    pending = zero
+    while pending:
+        newly: dict[int, int] = {}
+        rest = []
+        for v in pending:
+            best, best_len = -1, -1.0
+            for u, ln in pb.nbrs[v].items():
+                if host[u] >= 0 and (ln > best_len or (ln == best_len and host[u] < best)):
+                    best, best_len = host[u], ln
+            if best >= 0:
+                newly[v] = best
+            else:
+                rest.append(v)
+        if not newly:
+            break
+        for v, h in newly.items():
+            host[v] = h
+        pending = rest
+    for v in range(n):
+        if host[v] < 0:
+            host[v] = v  # no household anywhere near: stays on its own
+    return host
 
 
 def _subproblem(pb: Problem, comp: list[int]) -> tuple[Problem, list[int]]:

@@ -1046,6 +1046,8 @@ def _explain(**kw) -> list[ex.Reason]:
             if plan.units_estimated and plan.reason != "households"
             else ""
         )
+        if any(not lo <= pt.households <= hi for pt in plan.parts):
+            extra += f"; no split fits {band}, this one comes closest"
         out.append(
             ex.Reason(
                 rc,
@@ -1116,11 +1118,14 @@ def _explain(**kw) -> list[ex.Reason]:
             and (ctot < lo or band_deviation(ctot / choose_k(ctot, lo, hi, target)[0], lo, hi) > 0)
         ):
             done_comp |= comp_ids
+            part_atoms = {v for ci in comp_ids for v in comps[ci]}
+            kpart = max(1, len({int(labels[v]) for v in part_atoms if pb.weight[v] > 0}))
             out.append(
                 ex.Reason(
                     "isolated_part",
-                    f"{what}: its buildings ({ex.fmt_hh(ctot)} households) are cut off from the rest of the community "
-                    f"(by a dedicated grid, a wall or the boundary), and that many households cannot form grids of {band}.",
+                    f"{what}: its part of the community ({ex.fmt_hh(ctot)} households) is cut off from the rest "
+                    f"(by a dedicated grid, a wall or the boundary) and cannot be divided into grids of {band}; "
+                    f"{kpart} grid(s) of about {ex.fmt_hh(ctot / kpart)} households come closest to the band.",
                 )
             )
             continue
@@ -1288,7 +1293,9 @@ def propose_many(
                 progress(done, total, code)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(_task, t) for t in tasks]
+            # largest communities first, so that no long one is left alone at the end
+            order = sorted(tasks, key=lambda t: -len(t[1]["buildings"]))
+            futs = [pool.submit(_task, t) for t in order]
             for fut in as_completed(futs):
                 code, prop, err = fut.result()
                 done += 1

@@ -400,21 +400,30 @@ class State:
         lab = self.lab
         return {lab[u] for v in self.members[g] for u in self.pb.nbrs[v]} - {g}
 
-    def _shift(self, src: int, dst: int, amount: int) -> int:
+    def _shift(self, src: int, dst: int, amount: int, max_moves: int = 12) -> int:
         """Move boundary vertices of ``src`` touching ``dst`` into ``dst`` until at least
-        ``amount`` households moved (largest that still fits first); returns households moved."""
+        ``amount`` households moved (largest that still fits first); returns households moved.
+
+        Vertices without households are never moved (they do not help), and at most
+        ``max_moves`` vertices move, each the first of the (sorted) candidates whose removal
+        keeps ``src`` connected among the first few tried.
+        """
         moved = 0
         nbrs = self.pb.nbrs
-        for _ in range(len(self.members[src])):
+        for _ in range(max_moves):
             if moved >= amount or len(self.members[src]) <= 1:
                 break
             rest = amount - moved
-            cands = [v for v in self.members[src] if not self.pb.pinned[v] and any(self.lab[u] == dst for u in nbrs[v])]
+            cands = [
+                v
+                for v in self.members[src]
+                if self._w[v] > 0 and not self.pb.pinned[v] and any(self.lab[u] == dst for u in nbrs[v])
+            ]
             if not cands:
                 break
             # fits first (largest below the rest), else the smallest above it; stable ties
             cands.sort(key=lambda v: (self._w[v] > rest, -self._w[v] if self._w[v] <= rest else self._w[v], v))
-            for v in cands:
+            for v in cands[:8]:
                 if self.connected_without(src, v):
                     self.apply_move(v, dst)
                     moved += self._w[v]

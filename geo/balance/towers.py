@@ -71,11 +71,13 @@ def choose_parts(h: int, lo: int, hi: int, target: int) -> list[int]:
     return sorted(cands, key=lambda p: (p * band_deviation(h / p, lo, hi), abs(h / p - target), p))
 
 
-def _best_runs(sizes: list[int], p: int, lo: int, hi: int) -> list[int] | None:
+def _best_runs(sizes: list[int], p: int, lo: int, hi: int, strict: bool = True) -> list[int] | None:
     """Cut ``sizes`` into ``p`` consecutive runs each within ``[lo, hi]``.
 
     Returns the cut indices (``p - 1`` of them) minimising the sum of squared deviations from the
-    mean part size, or ``None`` when no such cut exists (dynamic programming, O(p n^2)).
+    mean part size, or ``None`` when no such cut exists (dynamic programming, O(p n^2)). With
+    ``strict=False`` runs may leave the band: the total distance from the band is minimised
+    first.
     """
     n = len(sizes)
     if p > n:
@@ -95,8 +97,10 @@ def _best_runs(sizes: list[int], p: int, lo: int, hi: int) -> list[int] | None:
                 if best[j - 1][k] == inf:
                     continue
                 s = pre[i] - pre[k]
-                if lo <= s <= hi:
-                    c = best[j - 1][k] + (s - mean) ** 2
+                if strict and not lo <= s <= hi:
+                    continue
+                if s > 0 or strict:
+                    c = best[j - 1][k] + (s - mean) ** 2 + 1e9 * band_deviation(s, lo, hi)
                     if c < best[j][i] - 1e-9:
                         best[j][i] = c
                         back[j][i] = k
@@ -201,8 +205,40 @@ def plan_split(
                     parts.append(Part(s, _cells_label(cells[a:b], floors_of), acc / h, (acc + s) / h))
                     acc += s
                 return SplitPlan(tuple(parts), "floors", estimated)
-    # neither units nor floors allow an in-band cut: split the households evenly
     p = next(c for c in counts if c > 1)
+    if units:
+        # no in-band cut exists: cut as close to the band as the units (or floors) allow
+        for level in ("units", "floors"):
+            if level == "floors" and not (floors and floors > 0):
+                continue
+            if level == "units":
+                cells = [(u, 0) for u in range(1, len(unit_sizes) + 1)]
+                cell_sizes = unit_sizes
+            else:
+                cells, cell_sizes = [], []
+                for u, us in enumerate(unit_sizes, start=1):
+                    for f, fs in enumerate(_spread(us, int(floors)), start=1):
+                        cells.append((u, f))
+                        cell_sizes.append(fs)
+            cuts = _best_runs(cell_sizes, p, lo, hi, strict=False)
+            if cuts is None:
+                continue
+            bounds = [0, *cuts, len(cells)]
+            sizes_ = [sum(cell_sizes[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            if level == "units" and len(unit_sizes) >= p and max(sizes_) - min(sizes_) > max(unit_sizes):
+                continue  # whole units are too coarse for an even cut: try floors
+            parts = []
+            acc = 0
+            for a, b, sz in zip(bounds[:-1], bounds[1:], sizes_, strict=True):
+                label = (
+                    _unit_label(a + 1, b)
+                    if level == "units"
+                    else _cells_label(cells[a:b], [int(floors)] * len(unit_sizes))
+                )
+                parts.append(Part(sz, label, acc / h, (acc + sz) / h))
+                acc += sz
+            return SplitPlan(tuple(parts), level, estimated)
+    # neither units nor floors are known: split the households evenly
     sizes = _spread(h, p)
     parts = []
     acc = 0
