@@ -139,7 +139,8 @@ def main() -> None:
     o, f, a = statistics.median(ogr), statistics.median(first), statistics.median(again)
     lines = [
         f"{n:,} building polygons (5-vertex rotated slabs, EPSG:4546 → 4490) from one GeoPackage into PostGIS; "
-        f"median of {args.runs} runs; {platform.machine()}, {os.cpu_count()} cores.",
+        f"median of {args.runs} runs; {platform.machine()}, {os.cpu_count()} cores; 1-minute load average at the end "
+        f"{os.getloadavg()[0]:.1f} (other work on the machine slows both loaders; the ratio is what compares).",
         "",
         "| loader | what it does | time (s) | features/s | vs ogr2ogr |",
         "|---|---|---:|---:|---:|",
