@@ -664,9 +664,7 @@ def test_the_fast_path_and_record_by_record_validation_agree(persons, keys, monk
     slow = sync.prepare_chunk(ctx, chunk)
 
     def rows_of(p):
-        out = sorted(
-            csv.reader(sync.stage_csv(p.stage).decode().splitlines()), key=lambda r: int(r[0])
-        )
+        out = sorted(csv.reader(sync.stage_csv(p.stage).decode().splitlines()), key=lambda r: int(r[0]))
         return [r[:5] + r[6:] for r in out]  # the cipher has a random nonce
 
     assert rows_of(fast) == rows_of(slow)
@@ -759,3 +757,23 @@ def test_an_abandoned_bulk_load_is_undone_by_the_next_batch(sdb, persons, keys, 
     assert scalar(sdb, "SELECT sum(persons) FROM link_count") == scalar(
         sdb, "SELECT count(*) FROM person WHERE status = 'active'"
     )
+
+
+def test_a_stale_bulk_hash_set_only_costs_a_retry(sdb, persons, keys, tmp_path) -> None:
+    """A person the bulk-mode hash set does not know (another writer inserted it) makes the
+    direct COPY fail on the unique key; the chunk is retried with an existence query."""
+    rows = persons.head(20).to_dict("records")
+    push(sdb, write(tmp_path, [record(r) for r in rows]), keys)
+    path = write(tmp_path, [record(r) for r in rows])
+    header = sync.read_header(path)
+    batch = dbsync.register_batch(sdb, header, sha256="test", size=path.stat().st_size)
+    with sdb.connect() as conn:
+        index = dbsync.load_index(conn, complete=True)
+    ctx = sync.Context(header, sync.Encoder(keys), index, TODAY)
+    (chunk,) = sync.iter_chunks(path, header, chunk_size=100)
+    prep = sync.prepare_chunk(ctx, chunk)
+    stale = dbsync.KnownHashes.__new__(dbsync.KnownHashes)
+    stale.prefixes = set()
+    out = dbsync._apply_chunk(sdb, batch, prep, stale)
+    assert (out["accepted"], out["unchanged"], out["rejected"]) == (0, 20, 0)
+    assert scalar(sdb, "SELECT count(*) FROM person") == 20
