@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psycopg2
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -392,8 +393,9 @@ def _apply_chunk(
                 # a retry (e.g. after another writer inserted one of these persons) asks the
                 # database which persons exist instead of trusting the bulk-mode hash set
                 return _apply_chunk_tx(conn, batch, prep, known if attempt == 0 else None)
-        except sa.exc.DBAPIError as exc:
-            code = getattr(exc.orig, "pgcode", None)
+        except (sa.exc.DBAPIError, psycopg2.Error) as exc:
+            # raw-cursor COPYs raise the driver's errors, statements SQLAlchemy's wrappers
+            code = getattr(exc, "pgcode", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
             if code not in _RETRYABLE or attempt == 3:
                 raise
             time.sleep(0.2 * (attempt + 1))
