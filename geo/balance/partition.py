@@ -195,11 +195,29 @@ def solve(
     kstar = max(1, round(int(pb.weight.sum()) / target))
     key = State(pb, labels, lo, hi, target, False, kstar).key()
     if key[0] > _hopeless(pb, hi):
-        # attaching them cost the band (a school that was the only link of some grid): redo
-        labels2, info2 = _solve_core(pb, lo, hi, target, seed, restarts, trees, exact_max, exact_budget, polish)
-        if State(pb, labels2, lo, hi, target, False, kstar).key() < key:
-            return labels2, info2
+        # attaching them may cost the band (a school that was the only link of some grid):
+        # go on from this partition with every vertex free again
+        st = State(pb, labels, lo, hi, target, False, kstar)
+        _improve(st, np.random.default_rng(seed + 1), trees, polish)
+        if st.key() < key:
+            labels = _relabel(st.lab)
+        households = int(np.count_nonzero(pb.weight > 0))
+        if st.key()[0] > _hopeless(pb, hi) and households <= exact_max and len(components(pb.n, pb.nbrs)) == 1:
+            ex, status = exact_band(pb, lo, hi, exact_budget)
+            info.exact = {0: status}
+            info.infeasible = set(range(pb.n)) if status == "infeasible" else set()
+            if ex is not None:
+                st2 = State(pb, ex, lo, hi, target, False, kstar)
+                _improve(st2, np.random.default_rng(seed + 2), trees, polish)
+                if st2.key() < st.key():
+                    labels = _relabel(st2.lab)
     return labels, info
+
+
+def _relabel(lab) -> np.ndarray:
+    """Labels renumbered 0..k-1 in order of first appearance."""
+    uniq: dict[int, int] = {}
+    return np.array([uniq.setdefault(int(g), len(uniq)) for g in lab], dtype=int)
 
 
 def _solve_core(
@@ -236,12 +254,18 @@ def _solve_core(
                 csub, cmap = contracted
                 clab, _ = _new_component(csub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info)
                 lab = [clab[cmap[v]] for v in range(sub.n)]
-                st_key = State(sub, lab, lo, hi, target, False, kstar).key()
-            if st_key is None or st_key[0] > _hopeless(sub, hi):
-                lab2, key2 = _new_component(sub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info)
-                if st_key is None or key2 < st_key:
-                    lab, st_key = lab2, key2
-        if st_key and st_key[0] > _hopeless(sub, hi) and sub.n <= exact_max and not rebalance:
+                st = State(sub, lab, lo, hi, target, False, kstar)
+                st_key = st.key()
+                if st_key[0] > _hopeless(sub, hi):
+                    # the pre-cut compounds cost the band: free their buildings and go on
+                    _improve(st, np.random.default_rng(seed + 7919 * ci + 1), trees, polish)
+                    lab, st_key = list(st.lab), st.key()
+            else:
+                lab, st_key = _new_component(
+                    sub, lo, hi, target, seed + 7919 * ci, restarts, trees, kstar, polish, info
+                )
+        households = int(np.count_nonzero(sub.weight > 0))
+        if st_key and st_key[0] > _hopeless(sub, hi) and households <= exact_max and not rebalance:
             ex, status = exact_band(sub, lo, hi, exact_budget)
             info.exact[ci] = status
             if status == "infeasible":
@@ -378,6 +402,11 @@ def _contract(pb: Problem, keys: list[int]) -> tuple[Problem, list[int]]:
     return cpb, cmap
 
 
+#: vertices without households are attached to a neighbour first when they are at least this
+#: share of all vertices (city centres: shops, offices, schools)
+ZERO_SHARE = 0.5
+
+
 def _zero_hosts(pb: Problem) -> list[int] | None:
     """Attach every vertex without households to a neighbouring vertex with households.
 
@@ -391,8 +420,8 @@ def _zero_hosts(pb: Problem) -> list[int] | None:
     n = pb.n
     host = [v if pb.weight[v] > 0 else -1 for v in range(n)]
     zero = [v for v in range(n) if pb.weight[v] <= 0 and not pb.pinned[v]]
-    if not zero or len(zero) == n:
-        return None
+    if len(zero) < ZERO_SHARE * n or len(zero) == n:
+        return None  # few of them: they cost little and keep their flexibility
     pending = zero
     while pending:
         newly: dict[int, int] = {}
@@ -445,39 +474,40 @@ def _improve(
     """Single moves, then recombinations of out-of-band grids, then a wider re-partition of
     their neighbourhood (:func:`_lns`), until nothing improves."""
     lns_left = LNS_BUDGET if lns else 0
+    failed: set[tuple] = set()  # recombinations that failed for grids in this very state
     for _ in range(rounds):
+        band0 = st.key()[:2]
         # grids outside the band first, best move each (a re-balance moves nothing else)
         for _step in range(4 * st.pb.n):
             if not any(st.best_move(g) for g in _bad_grids(st)[:1]):
                 break
         st.local_search(rng)
-        changed = False
         for g in _bad_grids(st):
             if g not in st.W or not st.fixable(g):
                 continue
-            if st.best_move(g):
-                changed = True
-                continue
-            if st.chain(g):
-                changed = True
+            if st.best_move(g) or st.chain(g):
                 continue
             if st.W[g] > st.hi and st.recombine(g, None, rng, trees):
-                changed = True
                 continue
             for h in _grid_neighbours(st, g):
-                if g in st.W and h in st.W and st.recombine(g, h, rng, trees):
-                    changed = True
+                memo = (g, h, st.W.get(g), st.W.get(h), len(st.members[g]), len(st.members.get(h, ())))
+                if memo in failed or g not in st.W or h not in st.W:
+                    continue
+                if st.recombine(g, h, rng, trees):
                     break
-        if not changed and lns_left > 0:
-            for g in _bad_grids(st):
-                for radius in (1, 2):
-                    if lns_left <= 0 or g not in st.W or not st.fixable(g):
-                        break
-                    lns_left -= 1
-                    if _lns(st, g, radius, rng, trees):
-                        changed = True
-                        break
-        if not changed:
+                failed.add(memo)
+        if st.key()[:2] < band0:
+            continue  # the band improved: another round
+        improved = False
+        for g in _bad_grids(st):
+            for radius in (1, 2):
+                if lns_left <= 0 or g not in st.W or not st.fixable(g):
+                    break
+                lns_left -= 1
+                if _lns(st, g, radius, rng, trees):
+                    improved = True
+                    break
+        if not improved:
             break
     if polish:
         _polish(st, rng, trees)
@@ -502,6 +532,8 @@ def _polish(st: State, rng: np.random.Generator, trees: int) -> None:
 
 #: re-partitions of a neighbourhood tried per improvement run (keeps hopeless cases cheap)
 LNS_BUDGET = 6
+#: METIS starts per re-partition
+LNS_RESTARTS = 2
 
 
 def _bad_grids(st: State) -> list[int]:
@@ -536,7 +568,9 @@ def _lns(st: State, g: int, radius: int, rng: np.random.Generator, trees: int) -
     tot = int(sub.weight.sum())
     kstar = max(1, round(tot / st.target))
     seed = int(rng.integers(1 << 30))
-    lab, key = _new_component(sub, st.lo, st.hi, st.target, seed, 2, trees, kstar, False, SolveInfo(), lns=False)
+    lab, key = _new_component(
+        sub, st.lo, st.hi, st.target, seed, LNS_RESTARTS, trees, kstar, False, SolveInfo(), lns=False
+    )
     # keep the old labels where the new grids match them best (stability in a re-balance)
     overlap: dict[tuple[int, int], int] = {}
     for i, v in enumerate(U):
@@ -667,12 +701,130 @@ def _rebalance_component(pb, lo, hi, target, seed, trees, kstar, polish):
 def exact_band(pb: Problem, lo: int, hi: int, budget: int = 20000) -> tuple[list[int] | None, str]:
     """Search all connected partitions for one with every grid in ``[lo, hi]``.
 
+    Vertices without households are taken out first: the search runs on the vertices with
+    households, two of them adjacent when they touch directly or through vertices without
+    households (a relaxation: such a link may serve two grids, so "infeasible" remains a proof).
+    A partition found is then realised by giving each grid the linking vertices it needs; when
+    two grids need the same one, the answer is "budget" (unknown).
+    """
+    n = pb.n
+    house = [v for v in range(n) if pb.weight[v] > 0]
+    if not house or len(house) == n:
+        return _exact_core(pb, lo, hi, budget)
+    pos = {v: i for i, v in enumerate(house)}
+    hnb: list[dict[int, float]] = [{} for _ in house]
+    for i, v in enumerate(house):
+        seen = {v}
+        stack = [v]
+        while stack:
+            x = stack.pop()
+            for y in pb.nbrs[x]:
+                if y in seen:
+                    continue
+                seen.add(y)
+                if pb.weight[y] > 0:
+                    if y != v:
+                        hnb[i][pos[y]] = 1.0
+                else:
+                    stack.append(y)
+    sub = Problem(
+        weight=pb.weight[house],
+        area=pb.area[house],
+        perim=pb.perim[house],
+        nbrs=hnb,
+        group=pb.group[house],
+        pinned=pb.pinned[house],
+        wall=[set() for _ in house],
+    )
+    realised: list[list[int]] = []
+
+    def accept(hl: list[int]) -> bool:
+        lab = _realise(pb, house, hl)
+        if lab is not None:
+            realised.append(lab)
+        return lab is not None
+
+    hl, status = _exact_core(sub, lo, hi, budget, accept)
+    if hl is None:
+        return None, status
+    return realised[-1], "found"
+
+
+def _realise(pb: Problem, house: list[int], hl: list[int]) -> list[int] | None:
+    """Give grids of household vertices the vertices without households that link them."""
+    n = pb.n
+    lab = [-1] * n
+    for v, g in zip(house, hl, strict=True):
+        lab[v] = g
+    by: dict[int, list[int]] = {}
+    for v, g in zip(house, hl, strict=True):
+        by.setdefault(g, []).append(v)
+    for g, vs in sorted(by.items()):
+        todo = set(vs[1:])
+        comp = {vs[0]}
+        while todo:
+            # breadth-first from the connected part through own or free vertices to another member
+            parent = dict.fromkeys(comp)
+            queue = list(comp)
+            hit = None
+            i = 0
+            while i < len(queue) and hit is None:
+                x = queue[i]
+                i += 1
+                for y in pb.nbrs[x]:
+                    if y in parent:
+                        continue
+                    if lab[y] == g or (lab[y] == -1 and pb.weight[y] <= 0):
+                        parent[y] = x
+                        if y in todo:
+                            hit = y
+                            break
+                        queue.append(y)
+            if hit is None:
+                return None
+            y = hit
+            while y is not None and y not in comp:
+                lab[y] = g
+                comp.add(y)
+                y = parent[y]
+            # everything of g now reachable joins the connected part
+            grow = list(comp)
+            while grow:
+                x = grow.pop()
+                for z in pb.nbrs[x]:
+                    if z not in comp and lab[z] == g:
+                        comp.add(z)
+                        grow.append(z)
+            todo -= comp
+    # the other vertices without households join a neighbouring grid
+    pending = [v for v in range(n) if lab[v] == -1]
+    while pending:
+        rest = []
+        for v in pending:
+            gs = sorted({lab[u] for u in pb.nbrs[v] if lab[u] >= 0})
+            if gs:
+                lab[v] = gs[0]
+            else:
+                rest.append(v)
+        if len(rest) == len(pending):
+            g0 = max(hl) + 1 if hl else 0
+            for v in rest:
+                lab[v] = g0
+            break
+        pending = rest
+    return lab
+
+
+def _exact_core(pb: Problem, lo: int, hi: int, budget: int, accept=None) -> tuple[list[int] | None, str]:
+    """:func:`exact_band` on a graph (vertices without households handled as ordinary ones).
+
     Grows one grid at a time from the first unassigned vertex (in BFS order from a peripheral
     vertex), enumerating each connected vertex set containing it exactly once, pruning sets above
     ``hi`` and leftovers that can no longer form a grid (a connected remainder below ``lo``).
     Vertices without households that end up cut off join any neighbouring grid. Returns
     ``(labels, "found")``, ``(None, "infeasible")`` when the search completed (a proof) or
-    ``(None, "budget")`` when it gave up after ``budget`` candidate sets.
+    ``(None, "budget")`` when it gave up after ``budget`` candidate sets. ``accept(labels)``, when
+    given, may reject a solution; the search then goes on.
     """
     n = pb.n
     w = [int(x) for x in pb.weight]
@@ -740,11 +892,14 @@ def exact_band(pb: Problem, lo: int, hi: int, budget: int = 20000) -> tuple[list
         init.sort(key=lambda u: -rank[u])
         yield from rec({root}, w[root], int(pinned[root]), init, {root})
 
-    def search(rem: set[int]) -> list[set[int]] | None:
+    def search(rem: set[int]):
+        """Every in-band partition of ``rem`` (lists of vertex sets), depth first."""
         if not rem:
-            return []
+            yield []
+            return
         if sum(w[v] for v in rem) == 0:
-            return [set(rem)]
+            yield [set(rem)]
+            return
         root = min(rem, key=lambda v: rank[v])
         for S, wS in subsets(root, rem):
             if wS < lo:
@@ -756,29 +911,30 @@ def exact_band(pb: Problem, lo: int, hi: int, budget: int = 20000) -> tuple[list
                 wc = sum(w[v] for v in c)
                 if wc == 0:
                     zero |= c
-                elif wc < lo:
+                elif -(-wc // hi) > wc // lo:
+                    # no number of grids fits this remainder into the band (e.g. 200, or 520)
                     ok = False
                     break
             if not ok:
                 continue
-            res = search(R - zero)
-            if res is not None:
-                return [S | zero, *res] if zero else [S, *res]
-        return None
+            for res in search(R - zero):
+                yield [S | zero, *res] if zero else [S, *res]
 
+    rejected = False
     try:
-        sol = search(set(range(n)))
+        for sol in search(set(range(n))):
+            labels = [-1] * n
+            for g, S in enumerate(sol):
+                for v in S:
+                    labels[v] = g
+            # zero-household leftovers were put with a set that may not touch them: re-attach
+            fixed = _attach_zero(pb, labels)
+            if accept is None or accept(fixed):
+                return fixed, "found"
+            rejected = True
     except Budget:
         return None, "budget"
-    if sol is None:
-        return None, "infeasible"
-    labels = [-1] * n
-    for g, S in enumerate(sol):
-        for v in S:
-            labels[v] = g
-    # zero-household leftovers were put with a set that may not touch them; fix by re-attaching
-    fixed = _attach_zero(pb, labels)
-    return fixed, "found"
+    return None, "budget" if rejected else "infeasible"
 
 
 def _attach_zero(pb: Problem, labels: list[int]) -> list[int]:

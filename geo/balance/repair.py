@@ -373,13 +373,13 @@ class State:
         nbrs = self.pb.nbrs
         lab = self.lab
         zero = tuple(0 for _ in self.order)
-        best, best_key = None, zero
         cands: set[int] = set()
         for v in self.members[g]:
             for u in nbrs[v]:
                 if lab[u] != g:
                     cands.add(v)
                     cands.add(u)
+        improving = []
         for v in sorted(cands):
             if self.pb.pinned[v]:
                 continue
@@ -388,12 +388,14 @@ class State:
             targets = [b for b in shared if b != a] if a == g else [g]
             for b in sorted(targets):
                 k = self.move_key(v, b, shared)
-                if k < best_key and self.connected_without(a, v):
-                    best, best_key = (v, b), k
-        if best is None:
-            return False
-        self.apply_move(*best)
-        return True
+                if k < zero:
+                    improving.append((k, v, b))
+        # best first; the connectivity test (a search) only until one move passes
+        for _k, v, b in sorted(improving):
+            if self.connected_without(lab[v], v):
+                self.apply_move(v, b)
+                return True
+        return False
 
     # ---- ejection chains -----------------------------------------------------------------------
     def _neighbour_grids(self, g: int) -> set[int]:
