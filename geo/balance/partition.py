@@ -477,8 +477,9 @@ def _improve(
     failed: set[tuple] = set()  # recombinations that failed for grids in this very state
     for _ in range(rounds):
         band0 = st.key()[:2]
-        # grids outside the band first, best move each (a re-balance moves nothing else)
-        for _step in range(4 * st.pb.n):
+        # grids outside the band first, best move each (steepest descent; in a re-balance this
+        # keeps the households moved few)
+        for _step in range(4 * st.pb.n if st.rebalance else 3 * len(st.W) + 10):
             if not any(st.best_move(g) for g in _bad_grids(st)[:1]):
                 break
         st.local_search(rng)
@@ -487,11 +488,16 @@ def _improve(
                 continue
             if st.best_move(g) or st.chain(g):
                 continue
-            if st.W[g] > st.hi and st.recombine(g, None, rng, trees):
+            w = st.W[g]
+            if w > st.hi and max(0, 2 * st.lo - w) < st.dev(w) and st.recombine(g, None, rng, trees):
                 continue
-            for h in _grid_neighbours(st, g):
-                memo = (g, h, st.W.get(g), st.W.get(h), len(st.members[g]), len(st.members.get(h, ())))
-                if memo in failed or g not in st.W or h not in st.W:
+            # pairs whose total could be cut into two in-band grids first
+            nbh = sorted(_grid_neighbours(st, g), key=lambda h: (abs(st.W[g] + st.W[h] - 2 * st.target), h))
+            for h in nbh:
+                if g not in st.W or h not in st.W:
+                    continue
+                memo = (g, h, st.W[g], st.W[h], len(st.members[g]), len(st.members[h]))
+                if memo in failed or not _pair_can_help(st, g, h):
                     continue
                 if st.recombine(g, h, rng, trees):
                     break
@@ -528,6 +534,14 @@ def _polish(st: State, rng: np.random.Generator, trees: int) -> None:
             changed = True
     if changed:
         st.local_search(rng)
+
+
+def _pair_can_help(st: State, g: int, h: int) -> bool:
+    """Whether re-cutting grids ``g`` and ``h`` (or merging them) could bring them closer to the band."""
+    t = st.W[g] + st.W[h]
+    now = st.dev(st.W[g]) + st.dev(st.W[h])
+    two = max(0, 2 * st.lo - t) + max(0, t - 2 * st.hi)
+    return min(two, st.dev(t)) < now
 
 
 #: re-partitions of a neighbourhood tried per improvement run (keeps hopeless cases cheap)
@@ -694,7 +708,8 @@ def _rebalance_component(pb, lo, hi, target, seed, trees, kstar, polish):
     _split_disconnected(pb, labels, list(range(n)), nxt)
     st = State(pb, labels, lo, hi, target, True, kstar)
     rng = np.random.default_rng(seed)
-    _improve(st, rng, trees, polish)
+    # more spanning trees: a cut close to the old boundaries moves few households
+    _improve(st, rng, max(trees, 8), polish)
     return list(st.lab), st.key()
 
 
@@ -744,10 +759,21 @@ def exact_band(pb: Problem, lo: int, hi: int, budget: int = 20000) -> tuple[list
             realised.append(lab)
         return lab is not None
 
-    hl, status = _exact_core(sub, lo, hi, budget, accept)
-    if hl is None:
-        return None, status
-    return realised[-1], "found"
+    rejected: list[int] = []
+
+    def accept_counted(hl: list[int]) -> bool:
+        ok = accept(hl)
+        if not ok:
+            rejected.append(1)
+        return ok
+
+    hl, status = _exact_core(sub, lo, hi, budget, accept_counted)
+    if hl is not None:
+        return realised[-1], "found"
+    if status == "budget" and rejected and n <= 24:
+        # partitions exist only when linking buildings are shared: search the full graph
+        return _exact_core(pb, lo, hi, budget)
+    return None, status
 
 
 def _realise(pb: Problem, house: list[int], hl: list[int]) -> list[int] | None:

@@ -77,6 +77,7 @@ class State:
         self.rebalance = rebalance
         self.order = objective_order(rebalance)
         self.kstar = kstar
+        self._order_idx = tuple(COMPONENTS.index(c) for c in self.order)
         self._w = [int(x) for x in pb.weight]
         self._a = [float(x) for x in pb.area]
         self._p = [float(x) for x in pb.perim]
@@ -268,36 +269,42 @@ class State:
         lo, hi = self.lo, self.hi
         W, P, A = self.W, self.P, self.A
         wa = W[a]
-        va, vp = self._a[v], self._p[v]
         empty_a = len(self.members[a]) == 1
         new_b = b not in W
-
-        def oob(x):
-            return x if (x < lo or x > hi) and x > 0 else 0
-
-        def dev(x):
-            return lo if x <= 0 else (lo - x if x < lo else (x - hi if x > hi else 0))
-
-        def comp(p, ar):
-            return p * p / (FOUR_PI * ar) if ar > 0 else 0.0
-
+        wb = 0 if new_b else W[b]
+        # band deviation and households out of band, before and after, for grids a and b
+        wa2 = 0 if empty_a else wa - w
+        wb2 = wb + w
+        terms = [(wa, -1), (wb2, 1)]  # grid a before, grid b after
+        if not empty_a:
+            terms.append((wa2, 1))  # grid a after (it vanishes when v was its only vertex)
+        if not new_b:
+            terms.append((wb, -1))  # grid b before (a new grid did not exist)
+        d_dev = 0
+        d_oob = 0
+        for x, sign in terms:
+            if x < lo:
+                d_dev += sign * (lo - x if x > 0 else lo)
+                d_oob += sign * x
+            elif x > hi:
+                d_dev += sign * (x - hi)
+                d_oob += sign * x
+        if self._order_idx[0] == 0 and d_dev > 0:
+            return (d_dev,)  # worse on the first criterion: nothing else matters
+        va, vp = self._a[v], self._p[v]
+        pa, aa = P[a], A[a]
+        cmp_a = pa * pa / (FOUR_PI * aa) if aa > 0 else 0.0
         if empty_a:
-            d_oob = -oob(wa)
-            d_dev = -dev(wa)
-            d_cmp = -comp(P[a], A[a])
+            d_cmp = -cmp_a
         else:
-            d_oob = oob(wa - w) - oob(wa)
-            d_dev = dev(wa - w) - dev(wa)
-            d_cmp = comp(P[a] - vp + 2 * shared.get(a, 0.0), A[a] - va) - comp(P[a], A[a])
+            p2, a2 = pa - vp + 2 * shared.get(a, 0.0), aa - va
+            d_cmp = (p2 * p2 / (FOUR_PI * a2) if a2 > 0 else 0.0) - cmp_a
         if new_b:
-            d_oob += oob(w)
-            d_dev += dev(w)
-            d_cmp += comp(vp, va)
+            d_cmp += vp * vp / (FOUR_PI * va) if va > 0 else 0.0
         else:
-            wb = W[b]
-            d_oob += oob(wb + w) - oob(wb)
-            d_dev += dev(wb + w) - dev(wb)
-            d_cmp += comp(P[b] + vp - 2 * shared.get(b, 0.0), A[b] + va) - comp(P[b], A[b])
+            pb_, ab = P[b], A[b]
+            p2, a2 = pb_ + vp - 2 * shared.get(b, 0.0), ab + va
+            d_cmp += (p2 * p2 / (FOUR_PI * a2) if a2 > 0 else 0.0) - (pb_ * pb_ / (FOUR_PI * ab) if ab > 0 else 0.0)
         c = self._g[v]
         d_split = 0
         if c >= 0 and w > 0:
@@ -311,15 +318,8 @@ class State:
         k = len(W)
         k2 = k - (1 if empty_a else 0) + (1 if new_b else 0)
         d_k = abs(k2 - self.kstar) - abs(k - self.kstar)
-        vals = {
-            "oob": d_oob,
-            "dev": d_dev,
-            "split": d_split,
-            "compact": int(round(d_cmp / _TOL["compact"])),
-            "moved": d_moved,
-            "kdev": d_k,
-        }
-        return tuple(vals[c] for c in self.order)
+        vals = (d_dev, d_oob, d_split, int(round(d_cmp / _TOL["compact"])), d_moved, d_k)
+        return tuple(vals[i] for i in self._order_idx)
 
     def local_search(self, rng: np.random.Generator, max_passes: int = 50) -> int:
         """Move single boundary vertices while the objective improves; returns the moves made."""
