@@ -387,15 +387,17 @@ end
 """
 
 
-def warm_cache(base: str, paths: list[str], max_rounds: int = 40) -> int:
-    """Load the tiles until a round that asked for every tile several times found them all cached.
+def warm_cache(base: str, paths: list[str], max_rounds: int = 60) -> int:
+    """Load the tiles until rounds that asked for every tile three times in a row found them all cached.
 
-    Connections land on the worker processes at random, and each worker has its own cache, so
-    a round counts only when it covered the list at least three times without a single miss.
+    Connections land on the worker processes at random and each worker has its own cache, so only
+    an unbroken run of hits covering the list three times counts.
     """
+    streak = 0
     for n in range(1, max_rounds + 1):
         r = load(base, paths, 32, 5.0)
-        if r["misses"] == 0 and r["requests"] >= 3 * len(paths):
+        streak = streak + r["requests"] if r["misses"] == 0 else 0
+        if streak >= 3 * len(paths):
             return n
     raise SystemExit(f"the tile cache of {base} is still missing tiles after {max_rounds} rounds")
 
