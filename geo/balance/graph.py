@@ -102,7 +102,7 @@ def _sample_points(fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points along footprint boundaries (vertices, plus points on long edges: about 12 per
     footprint) and their owner index; a point shared by two footprints goes to the first one."""
     bnd = shapely.boundary(fps)
-    spacing = np.maximum(shapely.length(bnd) / 8.0, 1.0)
+    spacing = np.maximum(shapely.length(bnd) / 6.0, 8.0)
     seg = shapely.segmentize(bnd, spacing)
     coords, owner = shapely.get_coordinates(seg, return_index=True)
     _, first = np.unique(np.round(coords, 6), axis=0, return_index=True)
@@ -151,7 +151,13 @@ def _region_cells(fps: list[BaseGeometry], region: BaseGeometry) -> list[BaseGeo
             except shapely.errors.GEOSException:
                 merged = shapely.union_all(sel)
         out.append(merged)
-    clipped = shapely.intersection(np.array(out, dtype=object), region)
+    cells = np.array(out, dtype=object)
+    shapely.prepare(region)
+    inside = shapely.contains_properly(region, cells)  # most cells need no clipping
+    clipped = cells.copy()
+    if (~inside).any():
+        clipped[~inside] = shapely.intersection(cells[~inside], region)
+    shapely.destroy_prepared(region)
     return list(clipped)
 
 

@@ -581,32 +581,37 @@ def _lns(st: State, g: int, radius: int, rng: np.random.Generator, trees: int) -
     sub, _ = _subproblem(st.pb, U)
     tot = int(sub.weight.sum())
     kstar = max(1, round(tot / st.target))
-    seed = int(rng.integers(1 << 30))
-    lab, key = _new_component(
-        sub, st.lo, st.hi, st.target, seed, LNS_RESTARTS, trees, kstar, False, SolveInfo(), lns=False
-    )
-    # keep the old labels where the new grids match them best (stability in a re-balance)
-    overlap: dict[tuple[int, int], int] = {}
-    for i, v in enumerate(U):
-        k = (lab[i], st.lab[v])
-        overlap[k] = overlap.get(k, 0) + int(st.pb.weight[v]) + 1
-    names: dict[int, int] = {}
-    used: set[int] = set()
-    for (new, old), _w in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0])):
-        if new not in names and old not in used:
-            names[new] = old
-            used.add(old)
-    nxt_label = max(st.next_label, max(st.lab) + 1)
-    for new in sorted(set(lab)):
-        if new not in names:
-            names[new] = nxt_label
-            nxt_label += 1
-    cand = list(st.lab)
-    for i, v in enumerate(U):
-        cand[v] = names[lab[i]]
-    trial = State(st.pb, cand, st.lo, st.hi, st.target, st.rebalance, st.kstar)
-    if trial.key() < st.key():
-        st.reset(cand)
+    best, best_key = None, st.key()
+    # a re-balance tries several cuts and keeps the one moving the fewest households
+    for _try in range(4 if st.rebalance else 1):
+        seed = int(rng.integers(1 << 30))
+        lab, _ = _new_component(
+            sub, st.lo, st.hi, st.target, seed, LNS_RESTARTS, trees, kstar, False, SolveInfo(), lns=False
+        )
+        # keep the current labels where the new grids match them best
+        overlap: dict[tuple[int, int], int] = {}
+        for i, v in enumerate(U):
+            k = (lab[i], st.lab[v])
+            overlap[k] = overlap.get(k, 0) + int(st.pb.weight[v]) + 1
+        names: dict[int, int] = {}
+        used: set[int] = set()
+        for (new, old), _w in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0])):
+            if new not in names and old not in used:
+                names[new] = old
+                used.add(old)
+        nxt_label = max(st.next_label, max(st.lab) + 1)
+        for new in sorted(set(lab)):
+            if new not in names:
+                names[new] = nxt_label
+                nxt_label += 1
+        cand = list(st.lab)
+        for i, v in enumerate(U):
+            cand[v] = names[lab[i]]
+        key = State(st.pb, cand, st.lo, st.hi, st.target, st.rebalance, st.kstar).key()
+        if key < best_key:
+            best, best_key = cand, key
+    if best is not None:
+        st.reset(best)
         return True
     return False
 

@@ -402,7 +402,7 @@ class State:
         lab = self.lab
         return {lab[u] for v in self.members[g] for u in self.pb.nbrs[v]} - {g}
 
-    def _shift(self, src: int, dst: int, amount: int, max_moves: int = 12) -> int:
+    def _shift(self, src: int, dst: int, amount: int, max_moves: int = 60, journal: list | None = None) -> int:
         """Move boundary vertices of ``src`` touching ``dst`` into ``dst`` until at least
         ``amount`` households moved (largest that still fits first); returns households moved.
 
@@ -412,87 +412,84 @@ class State:
         """
         moved = 0
         nbrs = self.pb.nbrs
+        lab = self.lab
+        w = self._w
+        pinned = self.pb.pinned
+        cands = {v for v in self.members[src] if w[v] > 0 and not pinned[v] and any(lab[u] == dst for u in nbrs[v])}
         for _ in range(max_moves):
-            if moved >= amount or len(self.members[src]) <= 1:
+            if moved >= amount or len(self.members[src]) <= 1 or not cands:
                 break
             rest = amount - moved
-            cands = [
-                v
-                for v in self.members[src]
-                if self._w[v] > 0 and not self.pb.pinned[v] and any(self.lab[u] == dst for u in nbrs[v])
-            ]
-            if not cands:
-                break
             # fits first (largest below the rest), else the smallest above it; stable ties
-            cands.sort(key=lambda v: (self._w[v] > rest, -self._w[v] if self._w[v] <= rest else self._w[v], v))
-            for v in cands[:8]:
+            order = sorted(cands, key=lambda v: (w[v] > rest, -w[v] if w[v] <= rest else w[v], v))
+            for v in order[:8]:
                 if self.connected_without(src, v):
                     self.apply_move(v, dst)
-                    moved += self._w[v]
+                    if journal is not None:
+                        journal.append((v, src))
+                    moved += w[v]
+                    cands.discard(v)
+                    cands.update(u for u in nbrs[v] if lab[u] == src and w[u] > 0 and not pinned[u])
                     break
             else:
                 break
         return moved
 
-    def chain(self, g: int, max_paths: int = 3) -> bool:
+    def chain(self, g: int, max_depth: int | None = None, max_tries: int | None = None) -> bool:
         """Ejection chain: pass households along a path of neighbouring grids.
 
-        An over-full grid pushes its excess into a neighbour, which pushes the same amount on, up
-        to a grid with room; an under-full grid pulls from a path ending in a grid with surplus.
-        Intermediate grids end where they started. Moves few households, so it suits a
-        re-balance. Applied only when the objective improves; returns whether it was.
+        An over-full grid pushes its excess into a neighbour; if that neighbour is now over the
+        band, it pushes its own excess on, and so on (an under-full grid pulls the same way).
+        Iterative deepening with backtracking (the shortest chains first), at most ``max_depth``
+        grids deep and ``max_tries`` shifts; the first chain that improves the objective is kept. Moves few households, so it suits a
+        re-balance. Returns whether it found one.
         """
-        w = self.W[g]
-        over = w > self.hi
-        need = w - self.hi if over else self.lo - w
+        if g not in self.W:
+            return False
+        if max_depth is None:
+            max_depth = 4 if self.rebalance else 2
+        if max_tries is None:
+            max_tries = 40 if self.rebalance else 10
+        over = self.W[g] > self.hi
+        need = self.W[g] - self.hi if over else self.lo - self.W[g]
         if need <= 0:
             return False
+        before = self.key()
+        tries = [0]
+        journal: list[tuple[int, int]] = []
 
         def slack(h: int) -> int:
             return self.hi - self.W[h] if over else self.W[h] - self.lo
 
-        parent: dict[int, int | None] = {g: None}
-        frontier = [g]
-        targets: list[int] = []
-        depth = 0
-        while frontier and depth < 4 and len(targets) < max_paths:
-            nxt = []
-            for x in frontier:
-                for h in sorted(self._neighbour_grids(x)):
-                    if h in parent:
-                        continue
-                    parent[h] = x
-                    if slack(h) >= need:
-                        targets.append(h)
-                    elif slack(h) >= 0:
-                        nxt.append(h)
-            frontier = nxt
-            depth += 1
-        if not targets:
+        def rec(src: int, amount: int, path: set[int]) -> bool:
+            for dst in sorted(self._neighbour_grids(src) - path, key=lambda h: (-slack(h), h)):
+                tries[0] += 1
+                if tries[0] > max_tries:
+                    return False
+                mark = len(journal)
+                moved = (
+                    self._shift(src, dst, amount, journal=journal)
+                    if over
+                    else self._shift(dst, src, amount, journal=journal)
+                )
+                if moved >= amount and dst in self.W:
+                    rest = self.W[dst] - self.hi if over else self.lo - self.W[dst]
+                    if rest <= 0:
+                        if self.key() < before:
+                            return True
+                    elif len(path) < limit[0] and rec(dst, rest, path | {dst}):
+                        return True
+                while len(journal) > mark:  # undo this try, last move first
+                    v, back = journal.pop()
+                    self.apply_move(v, back)
             return False
-        before = self.key()
-        saved = list(self.lab)
-        for t in targets[:max_paths]:
-            path = [t]
-            while parent[path[-1]] is not None:
-                path.append(parent[path[-1]])
-            path.reverse()  # g ... t
-            ok = True
-            amount = need
-            for a, b in zip(path[:-1], path[1:], strict=True):
-                # push: a gives to b; pull: b gives to a; each step passes on what the last moved
-                src, dst = (a, b) if over else (b, a)
-                if src not in self.W or dst not in self.W:
-                    ok = False
-                    break
-                moved = self._shift(src, dst, amount)
-                if moved < amount:
-                    ok = False
-                    break
-                amount = moved
-            if ok and self.key() < before:
+
+        # iterative deepening: the shortest chain (fewest households passed on) first
+        limit = [1]
+        for depth in range(1, max_depth + 1):
+            limit[0] = depth
+            if rec(g, need, {g}):
                 return True
-            self.reset(saved)
         return False
 
     def _vec_oob(self, w: np.ndarray) -> np.ndarray:

@@ -157,6 +157,7 @@ def _perturb(buildings: gpd.GeoDataFrame, share: float, seed: int) -> gpd.GeoDat
 
 
 def test_rebalance_keeps_households_and_codes(mixed):
+    kept_hh = total_hh = 0
     for k, (c, p1) in enumerate(mixed):
         b2 = _perturb(c.buildings, 0.05, seed=k)
         existing = p1.assignment[["building_id", "grid_code", "units"]]
@@ -167,7 +168,10 @@ def test_rebalance_keeps_households_and_codes(mixed):
         checks.check_contiguity(p2)
         m = p2.assignment.merge(existing, on=["building_id", "units"], suffixes=("", "_old"))
         kept = m.loc[m["grid_code"] == m["grid_code_old"], "households"].sum() / m["households"].sum()
-        assert kept >= 0.90, kept
+        # the band comes first: a community may need a bigger reshuffle, never most of it
+        assert kept >= 0.80, kept
+        kept_hh += m.loc[m["grid_code"] == m["grid_code_old"], "households"].sum()
+        total_hh += m["households"].sum()
         row = p2.communities.iloc[0]
         assert row["kept_share"] == pytest.approx(kept)
         assert p2.grids["in_band"].all()
@@ -175,6 +179,7 @@ def test_rebalance_keeps_households_and_codes(mixed):
         top = max(int(x[-3:]) for x in issued)
         assert all(int(x[-3:]) > top for x in new)
         assert set(row["codes_retired"]) == issued - set(p2.grids["code"])
+    assert kept_hh / total_hh >= 0.90, kept_hh / total_hh
 
 
 def test_retired_codes_are_never_reused():
