@@ -491,13 +491,24 @@ def city_run(city, jobs: int) -> tuple[str, dict]:
     wall = time.perf_counter() - t
     p = Proposal.concat(out.values())
     g = p.grids
+    unavoidable = {
+        "band_infeasible_layout",
+        "isolated_part",
+        "tower_not_split",
+        "under_band_total",
+        "band_infeasible_total",
+        "no_households",
+    }
+    feasible = ~g["reason"].isin(unavoidable)
     stats = {
         "communities": len(out),
         "households": int(g["households"].sum()),
+        "households in input": int(city.buildings["dwellings"].sum()),
         "buildings": len(city.buildings),
         "grids": len(g),
         "wall s": wall,
         "grids in band": float(g["in_band"].mean()),
+        "in band where feasible": float(g.loc[feasible, "in_band"].mean()),
         "contiguous": float(g["contiguous"].mean()),
         "mean Polsby-Popper": float(g["polsby_popper"].mean()),
         "mean inertia compactness": float(g["inertia_compactness"].mean()),

@@ -57,7 +57,7 @@ def balance_file(
 ) -> dict[str, Proposal]:
     """Balance every community of ``communities_path`` and write ``out_path`` (GeoPackage).
 
-    Layers written: ``grids`` (code, community_code, households, buildings, in_band,
+    Layers written: ``grids`` (code, community_code, households, buildings, in_band, reason,
     polsby_popper, inertia_compactness, geometry, in the buildings' CRS) and ``assignment``, a
     non-spatial table (building_id, grid_code, units, households, note). ``compounds_path`` and
     ``dedicated_path`` default to the buildings file when ``compounds_layer`` /
@@ -98,6 +98,7 @@ def write_gpkg(proposal: Proposal, out_path: str | Path) -> Path:
         "households",
         "buildings",
         "in_band",
+        "reason",
         "polsby_popper",
         "inertia_compactness",
     ]

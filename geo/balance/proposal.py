@@ -60,7 +60,7 @@ class BalanceParams:
     max_households: int = 500
     target: int = 400
     seed: int = 0
-    restarts: int = 4
+    restarts: int = 2
     trees: int = 3
     exact_max: int = 40
     exact_budget: int = 20000
@@ -78,11 +78,14 @@ class BalanceParams:
 class Proposal:
     """A proposed division of one or more communities into grids.
 
-    ``grids``: GeoDataFrame (code, community_code, households, buildings, in_band, polsby_popper,
-    inertia_compactness, contiguous, geometry) in the buildings' CRS.
+    ``grids``: GeoDataFrame (code, community_code, households, buildings, in_band, reason,
+    polsby_popper, inertia_compactness, contiguous, geometry) in the buildings' CRS; ``reason``
+    is "" for a grid in the band, else the reason code explaining why (see
+    :mod:`geo.balance.explain`).
     ``assignment``: DataFrame (building_id, grid_code, units, households, note) — one row per
     building, or per part of a split building; ``units`` is "" for a whole building; ``note`` is
-    "" or one of ``no_households``, ``dedicated``, ``outside_community``.
+    "" or one of ``no_households``, ``dedicated``, ``outside_community``; ``cell`` is the unit's
+    cell (its share of the community: the grid polygons are unions of cells).
     ``communities``: one row per community (see :meth:`summary`), with ``reasons`` (codes) and
     ``explanation`` (sentences).
     """
@@ -400,6 +403,7 @@ def _empty_grids(crs) -> gpd.GeoDataFrame:
             "households": pd.Series([], dtype=int),
             "buildings": pd.Series([], dtype=int),
             "in_band": pd.Series([], dtype=bool),
+            "reason": pd.Series([], dtype=object),
             "polsby_popper": pd.Series([], dtype=float),
             "inertia_compactness": pd.Series([], dtype=float),
             "contiguous": pd.Series([], dtype=bool),
@@ -861,8 +865,10 @@ def _propose_metric(
 
     # 8. explanation
     total = int(sum(un.households for un in units) + sum(int(hh[i]) for i in outside_rows))
+    grid_reason: dict[int, str] = {}
     reasons.extend(
         _explain(
+            grid_reason=grid_reason,
             code=code,
             params=params,
             total=total,
@@ -885,6 +891,8 @@ def _propose_metric(
             empty_community=empty_community,
         )
     )
+    by_code = {codes[g]: r for g, r in grid_reason.items()}
+    grids.insert(grids.columns.get_loc("in_band") + 1, "reason", [by_code.get(c, "") for c in grids["code"]])
     moved = 0
     with_old = 0
     retired: list[str] = []
@@ -997,8 +1005,11 @@ def _explain(**kw) -> list[ex.Reason]:
     note = kw["note"]
     cg = kw["cg"]
     out: list[ex.Reason] = []
+    grid_reason = kw["grid_reason"]
     if kw["empty_community"] or total == 0:
         out.append(ex.Reason("no_households", "The community has no households; one grid covers it."))
+        for g in range(len(codes)):
+            grid_reason[g] = "no_households"
         return out
     ks = choose_k(total, lo, hi, target)
     if total < lo:
@@ -1108,9 +1119,16 @@ def _explain(**kw) -> list[ex.Reason]:
         side = "below" if gh[g] < lo else "above"
         what = f"Grid {codes[g]} holds {ex.fmt_hh(gh[g])} households, {side} the band of {band}"
         if total < lo or band_deviation(total / ks[0], lo, hi) > 0:
+            grid_reason[g] = "under_band_total" if total < lo else "band_infeasible_total"
             continue  # already explained at community level
         if pinned_grid:
+            plans = dict(kw["split_info"])
+            whole = any(plans.get(units[u].row) and plans[units[u].row].reason == "over_band_not_split" for u in us)
+            grid_reason[g] = "tower_not_split" if whole else "tower_split"
             continue  # explained by the tower reasons
+        if comp_ids and comp_ids <= done_comp:
+            grid_reason[g] = "isolated_part"
+            continue
         if (
             len(comps) > 1
             and comp_ids
@@ -1118,6 +1136,7 @@ def _explain(**kw) -> list[ex.Reason]:
             and (ctot < lo or band_deviation(ctot / choose_k(ctot, lo, hi, target)[0], lo, hi) > 0)
         ):
             done_comp |= comp_ids
+            grid_reason[g] = "isolated_part"
             part_atoms = {v for ci in comp_ids for v in comps[ci]}
             kpart = max(1, len({int(labels[v]) for v in part_atoms if pb.weight[v] > 0}))
             out.append(
@@ -1130,6 +1149,7 @@ def _explain(**kw) -> list[ex.Reason]:
             )
             continue
         if any(unit_atom.get(u) in info.infeasible for u in us):
+            grid_reason[g] = "band_infeasible_layout"
             out.append(
                 ex.Reason(
                     "band_infeasible_layout",
@@ -1148,6 +1168,7 @@ def _explain(**kw) -> list[ex.Reason]:
                 if big
                 else ""
             )
+            grid_reason[g] = "band_not_reached"
             out.append(
                 ex.Reason(
                     "band_not_reached",
