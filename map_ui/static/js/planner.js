@@ -526,7 +526,8 @@
         S.selected = {};
         refreshAll();
         var n = Object.keys(before).filter(function (k) { return (before[k] || []).join() !== (assignment()[k] || []).join(); }).length;
-        banner("ok", (isUndo ? "已撤销：" : "已保存到草稿：") + label + "（" + n + " 栋楼改变网格）");
+        if (!n && !isUndo) banner("warn", label + "：没有楼栋改变网格，草稿未变。");
+        else banner("ok", (isUndo ? "已撤销：" : "已保存到草稿：") + label + "（" + n + " 栋楼改变网格）");
       });
     }).catch(fail(isUndo ? "撤销" : label, {
       404: "楼栋或网格不在此方案中",
