@@ -8,6 +8,7 @@ Reason codes (stable, for the UI and the API):
 ``isolated_part``          a part cut off from the rest (by a dedicated grid, the boundary or a
                            wall-less gap) is too small or too odd-sized to meet the band on its own
 ``band_infeasible_layout`` exhaustive search proved no contiguous in-band arrangement exists
+                           (with compounds of at most the maximum kept whole)
 ``band_not_reached``       the search found no in-band arrangement for some grids (not proven)
 ``tower_split``            a building above the maximum was split by stairwell units
 ``tower_split_floors``     ... by floors, because a single unit is above the maximum

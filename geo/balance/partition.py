@@ -185,6 +185,43 @@ def solve(
     (:func:`_zero_hosts`); the rest is solved by :func:`_solve_core`.
     """
     rebalance = pb.old is not None and bool(np.any(pb.old >= 0))
+    args = (lo, hi, target, restarts, trees, exact_max, exact_budget, polish)
+    labels, info = _solve_seeded(pb, seed, *args)
+    if rebalance or pb.n == 0:
+        return labels, info
+    # a heuristic search: where grids stay outside the band (and no proof says they must), whole
+    # further searches from other seeds often find what this one missed; the best one wins
+    kstar = max(1, round(int(pb.weight.sum()) / target))
+    best = State(pb, labels, lo, hi, target, False, kstar).key()
+    for extra in range(1, EXTRA_SEEDS + 1):
+        if best[0] <= _hopeless(pb, hi) or (info.exact and set(info.exact.values()) == {"infeasible"}):
+            break
+        lab2, info2 = _solve_seeded(pb, seed + 1_000_003 * extra, *args)
+        key2 = State(pb, lab2, lo, hi, target, False, kstar).key()
+        info.starts += info2.starts
+        if key2 < best:
+            info2.starts = info.starts
+            labels, info, best = lab2, info2, key2
+    return labels, info
+
+
+#: whole searches from other seeds tried when grids stay outside the band after the first
+EXTRA_SEEDS = 2
+
+
+def _solve_seeded(
+    pb: Problem,
+    seed: int,
+    lo: int,
+    hi: int,
+    target: int,
+    restarts: int,
+    trees: int,
+    exact_max: int,
+    exact_budget: int,
+    polish: bool,
+) -> tuple[np.ndarray, SolveInfo]:
+    rebalance = pb.old is not None and bool(np.any(pb.old >= 0))
     keys = None if rebalance else _zero_hosts(pb)
     if keys is None:
         return _solve_core(pb, lo, hi, target, seed, restarts, trees, exact_max, exact_budget, polish)

@@ -1153,8 +1153,9 @@ def _explain(**kw) -> list[ex.Reason]:
             out.append(
                 ex.Reason(
                     "band_infeasible_layout",
-                    f"{what}: an exhaustive search over all contiguous arrangements showed that the sizes and layout of "
-                    f"the buildings here do not allow every grid to be within {band}.",
+                    f"{what}: an exhaustive search over all contiguous arrangements that keep compounds of at most "
+                    f"{hi} households whole showed that the sizes and layout of the buildings here do not allow every "
+                    f"grid to be within {band}.",
                 )
             )
         else:

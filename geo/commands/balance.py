@@ -62,7 +62,7 @@ def _summary_table(rows: list[dict], title: str) -> Table:
             f"{(r.get('in_band_share') or 0) * 100:.0f}%",
             str(r.get("compounds_split", 0)),
             f"{int(r.get('households_moved') or 0):,}",
-            "" if kept is None else f"{kept * 100:.1f}%",
+            "" if kept is None or kept != kept else f"{kept * 100:.1f}%",  # NaN: no existing grids
         )
     return t
 
@@ -77,7 +77,9 @@ def balance(
     community: Annotated[str | None, typer.Option(help="12-digit community code")] = None,
     street: Annotated[str | None, typer.Option(help="12-digit street code: every community in it")] = None,
     all_: Annotated[bool, typer.Option("--all", help="every community with a boundary")] = False,
-    rebalance: Annotated[bool, typer.Option(help="start from the active plan (where there is one) and move as little as possible")] = False,
+    rebalance: Annotated[
+        bool, typer.Option(help="start from the active plan (where there is one) and move as little as possible")
+    ] = False,
     jobs: Annotated[int, typer.Option(help="worker processes (0 = one per core)")] = 0,
     min_households: Annotated[int, typer.Option("--min", help="smallest grid")] = 300,
     max_households: Annotated[int, typer.Option("--max", help="largest grid")] = 500,
