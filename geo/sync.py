@@ -11,6 +11,10 @@ database; :mod:`geo.db.sync` does.
 
 Every record read ends in exactly one place: a staging row, or a reject with a reason code
 (:data:`REASONS`) and the masked ID number.
+
+Test hook: :func:`crash_point` kills the process applying a batch with ``SIGKILL`` at a point
+named in the environment variable ``GRIDMAP_SYNC_CRASH_AT`` (see :mod:`geo.db.sync`), for the
+crash-safety tests; without the variable it does nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import hmac
 import io
 import json
 import os
+import signal
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -219,6 +225,48 @@ class Prepared:
     rounds: int
     rejects: list[RowReject]
     tallies: dict[str, int] = field(default_factory=dict)
+
+
+# -- the crash test hook -------------------------------------------------------------------------
+#: the environment variable naming crash points: ``<chunk>:<phase>`` or ``finish``, comma-separated
+CRASH_ENV = "GRIDMAP_SYNC_CRASH_AT"
+#: where a chunk can be crashed, in the order a chunk passes them (geo.db.sync describes them)
+CRASH_PHASES = ("prepare", "staged", "merged", "committed")
+#: a worker process that reaches a crash point kills this process too (the one applying the batch)
+crash_applier: int | None = None
+
+
+def crash_points(spec: str | None = None) -> frozenset[tuple[int | None, str]]:
+    """The crash points of ``spec`` (default: the environment): ``(chunk index, phase)``, and
+    ``(None, "finish")`` for ``finish``. A malformed spec is an error, never ignored."""
+    spec = os.environ.get(CRASH_ENV, "") if spec is None else spec
+    out: set[tuple[int | None, str]] = set()
+    for item in (x.strip() for x in spec.split(",")):
+        if not item:
+            continue
+        if item == "finish":
+            out.add((None, "finish"))
+            continue
+        chunk, _, phase = item.partition(":")
+        if not chunk.strip().isdigit() or phase.strip() not in CRASH_PHASES:
+            raise InvalidInput(
+                f"{CRASH_ENV}: {item!r} is not <chunk>:<phase> (phase one of {', '.join(CRASH_PHASES)}) or finish"
+            )
+        out.add((int(chunk), phase.strip()))
+    return frozenset(out)
+
+
+def crash_point(chunk: int | None, phase: str) -> None:
+    """Test hook: die by ``SIGKILL`` here when ``GRIDMAP_SYNC_CRASH_AT`` names this chunk (its
+    index counted from the batch's first record, the same in a resumed run) and phase. In a
+    worker process the process applying the batch is killed first, then the worker."""
+    if not os.environ.get(CRASH_ENV) or (chunk, phase) not in crash_points():
+        return
+    where = "finish" if chunk is None else f"chunk {chunk} {phase}"
+    os.write(sys.stderr.fileno(), f"\n{CRASH_ENV}: killed at {where}\n".encode())
+    if crash_applier is not None and crash_applier != os.getpid():
+        os.kill(crash_applier, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -970,7 +1018,7 @@ def prepare_chunk(ctx: Context, chunk: Chunk) -> Prepared:
     stage = None
     rounds = 0
     if staged:
-        stage, rounds = _stage(ctx, index, cols, tallies)
+        stage, rounds = _stage(ctx, index, cols, tallies, chunk.index)
     for rj in rejects:
         tallies[f"reject_{rj.reason}"] += 1
     return Prepared(
@@ -991,7 +1039,9 @@ def _decode_some(header: BatchHeader, lines: list[bytes], numbers: list[int]) ->
         yield from decode_lines(header, [raw], n)
 
 
-def _stage(ctx: Context, index: object, cols: dict[str, object], tallies: Counter[str]) -> tuple[bytes, int]:
+def _stage(
+    ctx: Context, index: object, cols: dict[str, object], tallies: Counter[str], chunk: int | None = None
+) -> tuple[bytes, int]:
     """Rounds, address matches, keyed hash and cipher, content hash: the staging CSV."""
     line_no = np.asarray(cols["line_no"], dtype=np.int64)
     op = np.asarray(cols["op"], dtype=object)
@@ -1016,6 +1066,7 @@ def _stage(ctx: Context, index: object, cols: dict[str, object], tallies: Counte
         parsed = {a: index.parse(a) for a in distinct}  # type: ignore[attr-defined]
         index.ensure(parsed.values())  # type: ignore[attr-defined]
         matches = {a: index.match_parsed(p) for a, p in parsed.items()}  # type: ignore[attr-defined]
+    crash_point(chunk, "prepare")  # test hook: matched, not yet hashed and encrypted
     mcols: dict[str, tuple] = {}
     for a, m in matches.items():
         cands = m.candidates if not m.linked else []

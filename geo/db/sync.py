@@ -12,6 +12,24 @@ works on a batch at a time (a session advisory lock on the batch id).
 Chunks are prepared (parsed, validated, matched, hashed and encrypted) by :func:`geo.sync.
 prepare_chunk`; for large batches in a pool of worker processes while this process merges the
 previous chunk, so Python and PostgreSQL work at the same time.
+
+Test hook (crash safety): with ``GRIDMAP_SYNC_CRASH_AT=<chunk>:<phase>[,…]`` in the environment
+the process applying a batch kills itself with ``SIGKILL`` (:func:`geo.sync.crash_point`) when
+it reaches chunk ``<chunk>`` (0-based, counted from the batch's first record, so a resumed run
+numbers chunks alike) at ``<phase>``:
+
+* ``prepare``: the chunk's addresses are matched, its records not yet hashed and encrypted (in
+  a worker process: the applying process is killed, then the worker; earlier chunks may still
+  be committing);
+* ``staged``: inside the chunk's transaction, after its new persons' COPY and the COPY into
+  staging, before the merge;
+* ``merged``: inside the chunk's transaction, after the merge, rejects and checkpoint, just
+  before COMMIT;
+* ``committed``: right after the chunk's COMMIT, before the next chunk is taken;
+
+or ``finish``: inside the last transaction (link report, status ``done``), before its COMMIT.
+A malformed value is an error. The tests use it to kill a real ``gridmap sync push`` at chosen
+points; nothing else sets it.
 """
 
 from __future__ import annotations
@@ -424,6 +442,8 @@ def _apply_chunk_tx(
             io.BytesIO(sync.stage_csv(rest)),
         )
         PHASES["copy"] += time.perf_counter() - t0
+    sync.crash_point(prep.index, "staged")
+    if rest is not None and rest.num_rows:
         t0 = time.perf_counter()
         params = {"batch": batch.id, "received": batch.received_at}
         for rnd in range(1, prep.rounds + 1):
@@ -480,6 +500,7 @@ def _apply_chunk_tx(
             "before": prep.first_no - 1,
         },
     )
+    sync.crash_point(prep.index, "merged")
     return {
         "received": prep.received,
         "accepted": accepted,
@@ -514,9 +535,12 @@ def _store_rejects(conn: Connection, batch_id: uuid.UUID, rejects: list[RowRejec
 _WORKER_CTX: sync.Context | None = None
 
 
-def _init_worker(header: sync.BatchHeader, keys: PersonKeys, index: DwellingIndex, today: dt.date) -> None:
+def _init_worker(
+    header: sync.BatchHeader, keys: PersonKeys, index: DwellingIndex, today: dt.date, applier: int | None = None
+) -> None:
     global _WORKER_CTX
     _WORKER_CTX = sync.Context(header, sync.Encoder(keys), index, today)
+    sync.crash_applier = applier  # the crash test hook kills the applying process too
 
 
 def _prepare_in_worker(chunk: sync.Chunk) -> sync.Prepared:
@@ -541,7 +565,7 @@ def _prepared_stream(
         max_workers=workers,
         mp_context=mp.get_context(method),
         initializer=_init_worker,
-        initargs=(ctx.header, ctx.encoder.keys, ctx.index, ctx.today),
+        initargs=(ctx.header, ctx.encoder.keys, ctx.index, ctx.today, os.getpid()),
     ) as pool:
         pending: list[cf.Future[sync.Prepared]] = []
         for ch in chunks:
@@ -575,6 +599,7 @@ def push(
     """
     p = Path(path)
     header = sync.read_header(p)
+    sync.crash_points()  # a malformed crash test hook fails before anything is written
     size = p.stat().st_size
     sha = file_sha256(p)
     keys = keys or get_person_keys()
@@ -629,14 +654,17 @@ def _run(
     stop_after: int | None,
 ) -> None:
     size = path.stat().st_size
-    remaining = size - (batch.offset_bytes or header.data_offset)
+    # by the whole batch's size, not what is left of it (a resumed run is no smaller a batch)
+    big = size - header.data_offset > FULL_INDEX_BYTES
     if workers is None:
-        big = full_index if full_index is not None else remaining > FULL_INDEX_BYTES
-        workers = default_workers() if big else 0
+        workers = default_workers() if (full_index if full_index is not None else big) else 0
     # worker processes need every dwelling in their index (they have no database connection)
-    complete = full_index if full_index is not None else (workers > 0 or remaining > FULL_INDEX_BYTES)
-    if workers > 0 and not complete:
+    wanted = full_index if full_index is not None else (workers > 0 or big)
+    if workers > 0 and not wanted:
         raise InvalidInput("worker processes need the full dwelling index")
+    complete = _index_mode(engine, batch, wanted)
+    if not complete:
+        workers = 0  # begun with dwellings loaded as needed, resumed so: the same matches
     bulk = _bulk_begin(engine, batch, header, path)
     progress(batch.checkpoint, None, "loading the dwelling index")
     t0 = time.perf_counter()
@@ -674,6 +702,7 @@ def _run(
             break
         t0 = time.perf_counter()
         _apply_chunk(engine, batch, prep, known)
+        sync.crash_point(prep.index, "committed")
         PHASES["apply"] += time.perf_counter() - t0
         batch.checkpoint = prep.first_no - 1 + prep.received
         done = batch.checkpoint
@@ -697,6 +726,25 @@ def _estimate_records(path: Path, header: sync.BatchHeader) -> int:
         sample = fh.read(1 << 20)
     lines = sample.count(b"\n")
     return int(size * lines / len(sample)) if sample and lines else 0
+
+
+def _index_mode(engine: Engine, batch: BatchRow, complete: bool) -> bool:
+    """Whether the batch is matched against the complete dwelling index (else dwellings are
+    loaded as its addresses need them): decided when the batch starts and kept for every later
+    run of it, so a resumed run matches as the first one did (the two modes differ in details,
+    e.g. an exact match of a standard address carries no community or building when complete)."""
+    with engine.begin() as conn:
+        stored = conn.execute(
+            sa.text("SELECT tallies->>'full_index' FROM sync_batch WHERE id = :id FOR UPDATE"),
+            {"id": batch.id},
+        ).scalar()
+        if stored is not None:
+            return stored == "1"
+        conn.execute(
+            sa.text("UPDATE sync_batch SET tallies = tallies || jsonb_build_object('full_index', :v) WHERE id = :id"),
+            {"v": int(complete), "id": batch.id},
+        )
+    return complete
 
 
 def _bulk_begin(engine: Engine, batch: BatchRow, header: sync.BatchHeader, path: Path) -> bool:
@@ -796,6 +844,7 @@ def _finish(engine: Engine, batch_id: uuid.UUID, *, bulk: bool = False) -> None:
             ),
             {"r": json.dumps(report, ensure_ascii=False), "id": batch_id},
         )
+        sync.crash_point(None, "finish")
 
 
 # -- reports ------------------------------------------------------------------------------------

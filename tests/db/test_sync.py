@@ -94,7 +94,8 @@ def push(engine, path: Path, keys, **kw) -> dict:
 
 
 def snapshot(engine) -> dict[str, list]:
-    """The logical state the sync leaves (no surrogate ids, wall-clock times or nonces)."""
+    """The logical state the sync leaves (no surrogate ids, wall-clock times or nonces), each
+    table in a total order (a person can have a review of each batch on the same line number)."""
     q = {
         "person": """
             SELECT encode(p.id_hash, 'hex'), p.id_masked, p.name, p.sex, p.ethnicity, p.birth_date,
@@ -107,11 +108,11 @@ def snapshot(engine) -> dict[str, list]:
                    h.out_reason, h.batch_id
             FROM residence_history h JOIN person p ON p.id = h.person_id
             LEFT JOIN dwelling d ON d.id = h.dwelling_id LEFT JOIN dwelling t ON t.id = h.to_dwelling_id
-            ORDER BY 1, 4""",
+            ORDER BY 1, 4, 3, 7, 2, 5, 6""",
         "review": """
             SELECT encode(p.id_hash, 'hex'), r.batch_id, r.line_no, r.reason, r.candidates::text,
                    r.status, r.community_code, r.building_id, r.address
-            FROM sync_review r JOIN person p ON p.id = r.person_id ORDER BY 1, 3""",
+            FROM sync_review r JOIN person p ON p.id = r.person_id ORDER BY 1, 2, 3""",
         "tombstone": "SELECT encode(id_hash, 'hex'), version, batch_id, deleted_at FROM sync_tombstone ORDER BY 1",
         "reject": "SELECT batch_id, line_no, reason, detail, record::text FROM sync_reject ORDER BY 1, 2",
         "batch": """
@@ -476,13 +477,18 @@ def test_other_worker_changes_feed_in_commit_order(sdb, persons, keys, tmp_path)
 
 
 # -- crash safety ------------------------------------------------------------------------------------
-def _cli(db_url: str, path: Path, *args: str) -> subprocess.Popen:
+def _cli(db_url: str, path: Path, *args: str, crash_at: str | None = None) -> subprocess.Popen:
+    """``gridmap sync push`` in its own process group (its worker processes with it); with
+    ``crash_at`` it kills itself by SIGKILL there (geo.db.sync's test hook)."""
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
         "GRIDMAP_SECRET_KEY": TEST_SECRET,
         "PYTHONPATH": str(ROOT),
     }
+    env.pop(sync.CRASH_ENV, None)
+    if crash_at is not None:
+        env[sync.CRASH_ENV] = crash_at
     return subprocess.Popen(
         [sys.executable, "-m", "geo.commands.sync", "push", str(path), *args],
         cwd=ROOT,
@@ -490,7 +496,27 @@ def _cli(db_url: str, path: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
+
+
+def _killed(p: subprocess.Popen, timeout: float = 300) -> str:
+    """Wait for a run to die by SIGKILL; returns its stderr. Worker processes it leaves behind
+    (orphans holding the output pipes) are killed with their process group, while the dead
+    leader still holds the group's id."""
+    deadline = time.monotonic() + timeout
+    while os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+        if time.monotonic() > deadline:
+            os.killpg(p.pid, signal.SIGKILL)
+            raise AssertionError("the run did not reach its crash point")
+        time.sleep(0.02)
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _, errs = p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGKILL, errs
+    return errs
 
 
 def _mixed_batches(persons: pd.DataFrame, tmp_path: Path) -> tuple[Path, Path]:
@@ -519,16 +545,11 @@ def _mixed_batches(persons: pd.DataFrame, tmp_path: Path) -> tuple[Path, Path]:
     return full, inc
 
 
-def _wait_checkpoint(engine, batch_id: str, above: int, proc: subprocess.Popen, timeout: float = 240) -> int:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        cp = scalar(engine, "SELECT checkpoint FROM sync_batch WHERE id = CAST(:b AS uuid)", b=batch_id) or 0
-        if cp > above:
-            return cp
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended before it could be killed: {proc.stderr.read()}")
-        time.sleep(0.05)
-    raise AssertionError("no progress")
+#: where the incremental batch's runs die, one after the other (chunks of 250 of its 6,001
+#: records: 0 … 24): inside a chunk's transaction before the merge, right after a commit, in a
+#: worker while it matches addresses (the applying process may be committing an earlier chunk),
+#: inside a transaction just before its commit, and in the last transaction
+KILL_POINTS = ("3:staged", "6:committed", "10:prepare", "14:merged", "finish")
 
 
 @pytest.mark.slow
@@ -538,34 +559,80 @@ def test_kill_9_and_resume_ends_as_an_uninterrupted_run(sdb, persons, db_url, tm
     # the reference: both batches without interruption
     for path in (full, inc):
         p = _cli(db_url, path, *args)
-        assert p.wait(300) == 0, p.stderr.read()
+        _, errs = p.communicate(timeout=300)
+        assert p.returncode == 0, errs
     reference = snapshot(sdb)
     assert reference["batch"][-1][1] == "done"
 
     with sdb.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE"))
     p = _cli(db_url, full, *args)
-    assert p.wait(300) == 0, p.stderr.read()
+    _, errs = p.communicate(timeout=300)
+    assert p.returncode == 0, errs
     batch_id = str(sync.read_header(inc).batch_id)
-    killed_at = []
-    for _ in range(3):  # kill -9 three times at different points, then let it finish
-        p = _cli(db_url, inc, *args)
-        killed_at.append(_wait_checkpoint(sdb, batch_id, killed_at[-1] if killed_at else 0, p))
-        time.sleep(0.1 * len(killed_at))
-        p.send_signal(signal.SIGKILL)
-        p.wait(30)
-    assert scalar(sdb, "SELECT status FROM sync_batch WHERE id = CAST(:b AS uuid)", b=batch_id) != "done"
+
+    def state() -> tuple[str, int]:
+        with sdb.connect() as conn:
+            row = conn.execute(
+                sa.text("SELECT status, checkpoint FROM sync_batch WHERE id = CAST(:b AS uuid)"), {"b": batch_id}
+            ).one()
+        return row.status, int(row.checkpoint)
+
+    # kill -9 at each point in turn: every run resumes where the one before died
+    done = 0
+    for point in KILL_POINTS:
+        errs = _killed(_cli(db_url, inc, *args, crash_at=point))
+        chunk, _, phase = point.partition(":")
+        assert f"killed at {f'chunk {chunk} {phase}' if phase else point}" in errs, errs
+        if done:
+            assert f"resuming after record {done:,}" in errs
+        status, checkpoint = state()
+        assert status == "running"  # not done, and not marked failed: the process just died
+        if point == "finish":
+            assert checkpoint == 6001
+        else:
+            chunk = int(chunk)
+            if phase in ("staged", "merged"):  # the chunk's transaction rolled back
+                assert checkpoint == 250 * chunk
+            elif phase == "committed":
+                assert checkpoint == 250 * (chunk + 1)
+            else:  # a worker died matching the chunk while this process was applying earlier ones
+                assert done <= checkpoint <= 250 * chunk
+        done = checkpoint
+
     p = _cli(db_url, inc, *args)
     out, errs = p.communicate(timeout=300)
     assert p.returncode == 0, errs
-    assert "resuming after record" in errs
+    assert f"resuming after record {done:,}" in errs
     resumed = snapshot(sdb)
     for table in reference:
         assert resumed[table] == reference[table], table
     # and running it once more does nothing
     p = _cli(db_url, inc, *args)
-    assert p.wait(120) == 0
+    out, errs = p.communicate(timeout=120)
+    assert p.returncode == 0, errs
+    assert "batch already applied" in errs
     assert snapshot(sdb) == reference
+
+
+def test_a_resumed_run_matches_with_the_index_the_batch_began_with(sdb, persons, keys, tmp_path, monkeypatch) -> None:
+    """A large batch is matched against the complete dwelling index; resumed where what is left
+    of it is small, it still is (dwellings loaded as needed give exact matches their community
+    and building, the complete index does not)."""
+    rows = persons.head(1200).to_dict("records")
+    path = write(tmp_path, [record(r) for r in rows], kind="full", name="full.ndjson")
+    monkeypatch.setattr(dbsync, "FULL_INDEX_BYTES", path.stat().st_size // 2)
+    push(sdb, path, keys, chunk_size=300, workers=0)
+    reference = snapshot(sdb)
+    assert '"full_index": 1' in reference["batch"][0][-2]
+
+    with sdb.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE"))
+    push(sdb, path, keys, chunk_size=300, workers=0, stop_after=3)  # 300 records left: a small batch
+    push(sdb, path, keys, chunk_size=300, workers=0)
+    resumed = snapshot(sdb)
+    for table in reference:
+        assert resumed[table] == reference[table], table
 
 
 def test_a_second_process_on_the_same_batch_is_refused(sdb, persons, keys, tmp_path) -> None:
@@ -616,6 +683,17 @@ def test_headers_of_both_formats_and_encodings(tmp_path) -> None:
         bad.write_text(text, encoding="utf-8")
         with pytest.raises(sync.InvalidInput, match=msg):
             sync.read_header(bad)
+
+
+def test_crash_points_of_the_test_hook(monkeypatch) -> None:
+    assert sync.crash_points("") == frozenset()
+    assert sync.crash_points(" 3:staged, finish,12:prepare") == {(3, "staged"), (None, "finish"), (12, "prepare")}
+    for bad in ("3", "x:staged", "3:before_commit", "-1:merged", "finish:1"):
+        with pytest.raises(sync.InvalidInput, match=sync.CRASH_ENV):
+            sync.crash_points(bad)
+    monkeypatch.setenv(sync.CRASH_ENV, "2:merged")
+    sync.crash_point(1, "merged")  # not this chunk: nothing happens
+    sync.crash_point(2, "staged")
 
 
 def test_chunks_are_the_same_when_resumed(tmp_path) -> None:
