@@ -56,12 +56,12 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_section  # noqa: E402
 from geo.balance import BalanceParams, Proposal, propose, propose_many  # noqa: E402
 from geo.balance.metrics import polsby_popper  # noqa: E402
 
 LO, HI, TARGET = 300, 500, 400
 DATA = Path("/work/shared/data")
-DOC = ROOT / "docs" / "benchmarks-balance.md"
 RESIDENTIAL = {
     "apartments",
     "residential",
@@ -532,7 +532,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-city", action="store_true")
     ap.add_argument("--skip-osm", action="store_true")
-    ap.add_argument("--out", type=Path, default=DOC)
+    ap.add_argument("--out", type=Path, default=None, help="a file of its own (default: docs/benchmarks.md)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     from geo.synth.city import generate_city
@@ -604,9 +604,15 @@ def main(argv=None) -> None:
         "",
         table(per_instance(results)),
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("## Grid balancing\n\n" + "\n".join(body) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s")
+    run = " ".join(["python bench/balance.py", *(argv if argv is not None else sys.argv[1:])])
+    body.insert(0, f"Run: `{run}` (peers' time limit {args.limit:.0f} s per instance).\n")
+    if args.out is None:
+        write_section("balance", "Grid balancing: GridMap vs spopt MaxP and gerrychain ReCom", "\n".join(body))
+        print(f"wrote the balance section of docs/benchmarks.md in {time.perf_counter() - t0:.0f} s")
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("## Grid balancing\n\n" + "\n".join(body) + "\n", encoding="utf-8")
+        print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":
