@@ -43,9 +43,7 @@ def problem(
         body["instance"] = instance
     body.update(extra)
     headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse(
-        body, status_code=status, media_type="application/problem+json", headers=headers
-    )
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -94,9 +92,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors)
-        return problem(
-            422, "InvalidParameters", detail, "invalid-input", request.url.path, errors=errors
-        )
+        return problem(422, "InvalidParameters", detail, "invalid-input", request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

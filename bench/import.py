@@ -53,10 +53,15 @@ def make_city(n_buildings: int, seed: int = 7) -> tuple[gpd.GeoDataFrame, gpd.Ge
     side = 700.0
     cols = int(np.ceil(np.sqrt(n_comm)))
     x0, y0 = 520_000.0, 4_500_000.0
-    comm_geoms = [shapely.box(x0 + (i % cols) * side, y0 + (i // cols) * side,
-                              x0 + (i % cols + 1) * side, y0 + (i // cols + 1) * side) for i in range(n_comm)]
-    communities = gpd.GeoDataFrame({"代码": codes[:n_comm], "名称": [f"社区{i}" for i in range(n_comm)]},
-                                   geometry=comm_geoms, crs=GK)
+    comm_geoms = [
+        shapely.box(
+            x0 + (i % cols) * side, y0 + (i // cols) * side, x0 + (i % cols + 1) * side, y0 + (i // cols + 1) * side
+        )
+        for i in range(n_comm)
+    ]
+    communities = gpd.GeoDataFrame(
+        {"代码": codes[:n_comm], "名称": [f"社区{i}" for i in range(n_comm)]}, geometry=comm_geoms, crs=GK
+    )
     rng = np.random.default_rng(seed)
     k = np.arange(n_buildings)
     ci = k // per
@@ -74,21 +79,52 @@ def make_city(n_buildings: int, seed: int = 7) -> tuple[gpd.GeoDataFrame, gpd.Ge
     polys = shapely.polygons(coords)
     floors = rng.choice([1, 6, 6, 6, 11, 18, 26, 33], n_buildings)
     units = rng.integers(1, 6, n_buildings)
-    buildings = gpd.GeoDataFrame({
-        "编号": [f"B{i:07d}" for i in k], "楼号": [f"{s + 1}号楼" for s in slot], "层数": floors, "单元数": units,
-        "户数": floors * units * 2, "社区代码": [codes[i] for i in ci], "用途": "住宅",
-    }, geometry=polys, crs=GK)
+    buildings = gpd.GeoDataFrame(
+        {
+            "编号": [f"B{i:07d}" for i in k],
+            "楼号": [f"{s + 1}号楼" for s in slot],
+            "层数": floors,
+            "单元数": units,
+            "户数": floors * units * 2,
+            "社区代码": [codes[i] for i in ci],
+            "用途": "住宅",
+        },
+        geometry=polys,
+        crs=GK,
+    )
     return communities, buildings
 
 
 def run_ogr2ogr(url: sa.engine.URL, gpkg: Path) -> float:
-    pg = (f"PG:host={url.host} port={url.port} dbname={url.database} user={url.username}"
-          + (f" password={url.password}" if url.password else ""))
+    pg = f"PG:host={url.host} port={url.port} dbname={url.database} user={url.username}" + (
+        f" password={url.password}" if url.password else ""
+    )
     env = {**os.environ, "PG_USE_COPY": "YES"}
     t0 = time.perf_counter()
-    subprocess.run(["ogr2ogr", "-f", "PostgreSQL", pg, str(gpkg), "buildings", "-nln", "ogr_buildings",
-                    "-overwrite", "-lco", "GEOMETRY_NAME=geom", "-lco", "SPATIAL_INDEX=GIST", "-t_srs", "EPSG:4490",
-                    "-nlt", "MULTIPOLYGON"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [
+            "ogr2ogr",
+            "-f",
+            "PostgreSQL",
+            pg,
+            str(gpkg),
+            "buildings",
+            "-nln",
+            "ogr_buildings",
+            "-overwrite",
+            "-lco",
+            "GEOMETRY_NAME=geom",
+            "-lco",
+            "SPATIAL_INDEX=GIST",
+            "-t_srs",
+            "EPSG:4490",
+            "-nlt",
+            "MULTIPOLYGON",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -114,8 +150,10 @@ def main() -> None:
         comm_path, gpkg = Path(tmp) / "communities.gpkg", Path(tmp) / "buildings.gpkg"
         communities.to_file(comm_path, layer="communities", engine="pyogrio")
         buildings.to_file(gpkg, layer="buildings", engine="pyogrio")
-        print(f"generated {len(buildings):,} buildings in {len(communities)} communities "
-              f"({time.perf_counter() - t0:.1f} s)")
+        print(
+            f"generated {len(buildings):,} buildings in {len(communities)} communities "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
         import_paths(engine, [comm_path], kind="communities")
 
         ogr, first, again = [], [], []

@@ -20,8 +20,10 @@ def write_section(key: str, title: str, body: str) -> None:
     DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    block = (f"<!-- bench:{key}:start -->\n## {title}\n\n_Measured {stamp} by `bench/{key}.py`._\n\n"
-             f"{body.strip()}\n<!-- bench:{key}:end -->")
+    block = (
+        f"<!-- bench:{key}:start -->\n## {title}\n\n_Measured {stamp} by `bench/{key}.py`._\n\n"
+        f"{body.strip()}\n<!-- bench:{key}:end -->"
+    )
     pattern = re.compile(rf"<!-- bench:{key}:start -->.*?<!-- bench:{key}:end -->", re.S)
     text = pattern.sub(block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     DOC.write_text(text, encoding="utf-8")

@@ -63,9 +63,7 @@ def upgrade_15(old: str) -> str:
     return first17 + check_char(first17)
 
 
-def parse(
-    raw: str, *, today: dt.date | None = None, regions: frozenset[str] | None = None
-) -> IdNumber:
+def parse(raw: str, *, today: dt.date | None = None, regions: frozenset[str] | None = None) -> IdNumber:
     """Validate an ID number and return what it encodes.
 
     Raises :class:`InvalidIdNumber` with ``code`` one of ``id_missing``, ``id_format``,
@@ -90,14 +88,10 @@ def parse(
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidIdNumber(
-            "id_birth_date", f"the birth date {value[6:14]} does not exist"
-        ) from None
+        raise InvalidIdNumber("id_birth_date", f"the birth date {value[6:14]} does not exist") from None
     today = today or dt.date.today()
     if birth > today or birth.year < 1880:
-        raise InvalidIdNumber(
-            "id_birth_date", f"the birth date {birth.isoformat()} is out of range"
-        )
+        raise InvalidIdNumber("id_birth_date", f"the birth date {birth.isoformat()} is out of range")
     region = value[:6]
     if regions is not None and region not in regions and region[:2] not in regions:
         raise InvalidIdNumber("id_region", f"the region code {region} is not a known region")

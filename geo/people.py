@@ -55,9 +55,7 @@ def _clean(v: object) -> str:
     return str(v).strip()
 
 
-def validate_persons(
-    frame: pd.DataFrame, *, today: dt.date | None = None
-) -> tuple[pd.DataFrame, list[RowReject]]:
+def validate_persons(frame: pd.DataFrame, *, today: dt.date | None = None) -> tuple[pd.DataFrame, list[RowReject]]:
     """Validate person rows; returns clean rows (``id_number`` normalised, ``birth_date`` a date,
     ``care_tags`` a list, ``line_no``) and rejects. Duplicated ID numbers within the input are
     rejected together when their data differ, and kept once when they are identical."""
@@ -67,9 +65,7 @@ def validate_persons(
     if missing:
         from geo.errors import InvalidInput
 
-        raise InvalidInput(
-            f"person records need columns {missing}; columns are {list(frame.columns)}"
-        )
+        raise InvalidInput(f"person records need columns {missing}; columns are {list(frame.columns)}")
     records = frame.to_dict("records")
     for n, rec in enumerate(records, start=1):
         raw_id = _clean(rec.get("id_number"))
@@ -88,11 +84,7 @@ def validate_persons(
             try:
                 birth = dt.date.fromisoformat(birth_txt.replace("/", "-"))
             except ValueError:
-                rejects.append(
-                    RowReject(
-                        n, masked, "birth_date_invalid", f"birth date {birth_txt!r} is not a date"
-                    )
-                )
+                rejects.append(RowReject(n, masked, "birth_date_invalid", f"birth date {birth_txt!r} is not a date"))
                 continue
             if birth != parsed.birth_date:
                 rejects.append(
@@ -106,11 +98,7 @@ def validate_persons(
                 continue
         sex = _clean(rec.get("sex"))
         if sex and sex != parsed.sex:
-            rejects.append(
-                RowReject(
-                    n, masked, "id_sex_mismatch", f"sex {sex} differs from the ID's {parsed.sex}"
-                )
-            )
+            rejects.append(RowReject(n, masked, "id_sex_mismatch", f"sex {sex} differs from the ID's {parsed.sex}"))
             continue
         rtype = _clean(rec.get("residence_type")) or "常住"
         if rtype not in RESIDENCE_TYPES:
@@ -123,11 +111,7 @@ def validate_persons(
                 )
             )
             continue
-        tags = [
-            t
-            for t in _clean(rec.get("care_tags")).replace("；", ";").replace(",", ";").split(";")
-            if t.strip()
-        ]
+        tags = [t for t in _clean(rec.get("care_tags")).replace("；", ";").replace(",", ";").split(";") if t.strip()]
         rows.append(
             {
                 "line_no": n,
@@ -167,11 +151,7 @@ def validate_persons(
     )
     if clean.empty:
         return clean, rejects
-    content = (
-        clean.drop(columns=["line_no", "upgraded_from_15"])
-        .apply(lambda c: c.map(str))
-        .agg("|".join, axis=1)
-    )
+    content = clean.drop(columns=["line_no", "upgraded_from_15"]).apply(lambda c: c.map(str)).agg("|".join, axis=1)
     dup = clean["id_number"].duplicated(keep=False)
     if dup.any():
         conflicting = set()
@@ -216,22 +196,14 @@ def validate_dwellings(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowRejec
             unit = int(float(_clean(rec.get("unit")))) if _clean(rec.get("unit")) else None
             floor = int(float(_clean(rec.get("floor")))) if _clean(rec.get("floor")) else None
         except ValueError:
-            rejects.append(
-                RowReject(n, did, "invalid_number", "unit and floor must be whole numbers")
-            )
+            rejects.append(RowReject(n, did, "invalid_number", "unit and floor must be whole numbers"))
             continue
         if (unit is not None and unit < 1) or floor == 0:
-            rejects.append(
-                RowReject(n, did, "invalid_number", f"unit {unit} / floor {floor} out of range")
-            )
+            rejects.append(RowReject(n, did, "invalid_number", f"unit {unit} / floor {floor} out of range"))
             continue
         use = DWELLING_USES.get(_clean(rec.get("use")) or "自住")
         if use is None:
-            rejects.append(
-                RowReject(
-                    n, did, "invalid_use", f"use {rec.get('use')!r} is not 自住/出租/空置/商用"
-                )
-            )
+            rejects.append(RowReject(n, did, "invalid_use", f"use {rec.get('use')!r} is not 自住/出租/空置/商用"))
             continue
         rows.append(
             {
@@ -251,11 +223,7 @@ def validate_dwellings(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowRejec
     )
     dup = clean["ext_id"].duplicated(keep=False)
     for _, row in clean[dup].iterrows():
-        rejects.append(
-            RowReject(
-                int(row.line_no), row.ext_id, "duplicate_id", "dwelling_id appears more than once"
-            )
-        )
+        rejects.append(RowReject(int(row.line_no), row.ext_id, "duplicate_id", "dwelling_id appears more than once"))
     clean = clean[~dup]
     rejects.sort(key=lambda r: r.line_no)
     return clean.reset_index(drop=True), rejects

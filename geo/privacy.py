@@ -39,9 +39,7 @@ class PersonKeys:
     def from_secret(cls, secret: str | bytes) -> PersonKeys:
         master = secret.encode() if isinstance(secret, str) else secret
         if len(master) < 16:
-            raise SetupError(
-                "GRIDMAP_SECRET_KEY is too short: use at least 16 characters (32 random bytes is best)"
-            )
+            raise SetupError("GRIDMAP_SECRET_KEY is too short: use at least 16 characters (32 random bytes is best)")
         return cls(_derive(master, b"id-hash"), _derive(master, b"id-enc"))
 
     def id_hash(self, id_number: str) -> bytes:
@@ -55,11 +53,7 @@ class PersonKeys:
 
     def decrypt(self, blob: bytes) -> str:
         """Reverse :meth:`encrypt`."""
-        return (
-            AESGCM(self.enc_key)
-            .decrypt(bytes(blob[:12]), bytes(blob[12:]), b"person.id")
-            .decode("utf-8")
-        )
+        return AESGCM(self.enc_key).decrypt(bytes(blob[:12]), bytes(blob[12:]), b"person.id").decode("utf-8")
 
 
 def _local_secret(home: Path) -> str:
@@ -80,7 +74,5 @@ def get_person_keys() -> PersonKeys:
         return PersonKeys.from_secret(secret)
     settings = get_db_settings()
     if not settings.managed:
-        raise SetupError(
-            "set GRIDMAP_SECRET_KEY when using DATABASE_URL (the key that protects ID numbers)"
-        )
+        raise SetupError("set GRIDMAP_SECRET_KEY when using DATABASE_URL (the key that protects ID numbers)")
     return PersonKeys.from_secret(_local_secret(settings.home))

@@ -13,9 +13,7 @@ config = context.config
 
 def _url() -> str:
     return (
-        config.attributes.get("url")
-        or context.get_x_argument(as_dictionary=True).get("url")
-        or get_db_settings().url
+        config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url") or get_db_settings().url
     )
 
 

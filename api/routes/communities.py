@@ -27,14 +27,10 @@ WHERE a.level = 'village' AND a.geom IS NOT NULL AND (CAST(:street AS text) IS N
 """)
 
 
-@router.get(
-    "/communities.geojson", summary="Community boundaries (GeoJSON, CGCS2000 ≈ WGS 84 lon/lat)"
-)
+@router.get("/communities.geojson", summary="Community boundaries (GeoJSON, CGCS2000 ≈ WGS 84 lon/lat)")
 def communities_geojson(
     conn: ConnDep,
-    street: Annotated[
-        str | None, Query(description="12-digit street code to filter by", pattern=r"^\d{12}$")
-    ] = None,
+    street: Annotated[str | None, Query(description="12-digit street code to filter by", pattern=r"^\d{12}$")] = None,
 ) -> Response:
     if street is not None and not street.isdigit():
         raise InvalidInput("street must be a 12-digit code")

@@ -30,6 +30,4 @@ def health(engine: EngineDep) -> JSONResponse:
         return JSONResponse({"status": "ok", "database": db})
     except sa.exc.SQLAlchemyError as exc:
         kind = exc.__class__.__name__
-        return JSONResponse(
-            {"status": "degraded", "database": {"ok": False, "error": kind}}, status_code=503
-        )
+        return JSONResponse({"status": "degraded", "database": {"ok": False, "error": kind}}, status_code=503)

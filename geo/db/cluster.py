@@ -69,10 +69,7 @@ def _versions() -> list[int]:
 
 
 def _has_postgis(version: int) -> bool:
-    return any(
-        Path(p).exists()
-        for p in glob.glob(f"/usr/share/postgresql/{version}/extension/postgis.control")
-    )
+    return any(Path(p).exists() for p in glob.glob(f"/usr/share/postgresql/{version}/extension/postgis.control"))
 
 
 def find_postgres() -> PgInstall | None:
@@ -83,9 +80,7 @@ def find_postgres() -> PgInstall | None:
         if not initdb:
             return None
         bindir = Path(os.path.realpath(initdb)).parent
-        out = subprocess.run(
-            [str(bindir / "postgres"), "--version"], capture_output=True, text=True
-        )
+        out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True)
         m = re.search(r"(\d+)", out.stdout)
         version = int(m.group(1)) if m else 0
         return PgInstall(version, bindir, _has_postgis(version))
@@ -113,9 +108,7 @@ def ensure_installed(settings: DatabaseSettings, say: Say) -> PgInstall:
         return pg
     missing = "PostGIS" if pg else "PostgreSQL and PostGIS"
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pkg = (
-            f"postgresql-{pg.version}-postgis-3" if pg else "postgresql and postgresql-NN-postgis-3"
-        )
+        pkg = f"postgresql-{pg.version}-postgis-3" if pg else "postgresql and postgresql-NN-postgis-3"
         who = "not running as root" if os.geteuid() != 0 else "apt-get is not available"
         raise SetupError(
             f"{missing} not found and {who}: install {pkg} yourself, or set DATABASE_URL to a PostGIS server"
@@ -126,9 +119,7 @@ def ensure_installed(settings: DatabaseSettings, say: Say) -> PgInstall:
         _apt_install(["postgresql"], log, say)
         pg = find_postgres()
         if pg is None:
-            raise SetupError(
-                f"apt installed postgresql but no server binaries were found; see {log}"
-            )
+            raise SetupError(f"apt installed postgresql but no server binaries were found; see {log}")
     # the PostGIS package is per server major version (15 on Debian 12, 17 on Debian 13)
     _apt_install([f"postgresql-{pg.version}-postgis-3"], log, say)
     pg = find_postgres()
@@ -166,8 +157,7 @@ class Cluster:
         if check and proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise SetupError(
-                f"`{tool}` failed: "
-                f"{detail[-1] if detail else 'exit ' + str(proc.returncode)} (log: {self.logfile})"
+                f"`{tool}` failed: {detail[-1] if detail else 'exit ' + str(proc.returncode)} (log: {self.logfile})"
             )
         return proc
 
@@ -175,9 +165,7 @@ class Cluster:
         self.home.mkdir(parents=True, exist_ok=True)
         self.data_home.mkdir(parents=True, exist_ok=True)
         if self.data_home != self.home and not self.pgdata.exists():
-            self.say(
-                f"{self.home} is not reachable by the postgres user; cluster data kept in {self.data_home}"
-            )
+            self.say(f"{self.home} is not reachable by the postgres user; cluster data kept in {self.data_home}")
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self.logfile.touch(exist_ok=True)
         if self._as_root:
@@ -186,15 +174,11 @@ class Cluster:
 
                 pw = pwd.getpwnam("postgres")
             except KeyError:
-                raise SetupError(
-                    "running as root but there is no `postgres` system user to own the cluster"
-                ) from None
+                raise SetupError("running as root but there is no `postgres` system user to own the cluster") from None
             for p in (self.pgdata, self.logfile):
                 os.chown(p, pw.pw_uid, pw.pw_gid)
             # the server must be able to reach its data directory
-            probe = subprocess.run(
-                ["runuser", "-u", "postgres", "--", "test", "-x", str(self.data_home)]
-            )
+            probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(self.data_home)])
             if probe.returncode != 0:
                 raise SetupError(
                     f"the postgres user cannot enter {self.data_home}: make its parent folders world-executable "
@@ -305,11 +289,7 @@ class Cluster:
             return "PostgreSQL is not running"
         pg = find_postgres()
         version = int((self.pgdata / "PG_VERSION").read_text().strip())
-        bindir = (
-            Path(f"/usr/lib/postgresql/{version}/bin")
-            if pg is None or pg.version != version
-            else pg.bindir
-        )
+        bindir = Path(f"/usr/lib/postgresql/{version}/bin") if pg is None or pg.version != version else pg.bindir
         self._run([str(bindir / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
         return "PostgreSQL stopped"
 
@@ -323,9 +303,7 @@ def create_database(url: str, name: str, template: str | None = None) -> bool:
     admin = make_engine(url, database="postgres", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            exists = conn.execute(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-            ).scalar()
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
             if not exists:
                 tmpl = f' TEMPLATE "{template}"' if template else ""
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"{tmpl}'))

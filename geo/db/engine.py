@@ -36,8 +36,7 @@ def unavailable_as_error(url: str) -> Iterator[None]:
     except sa.exc.OperationalError as exc:
         first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
         raise DatabaseUnavailable(
-            f"cannot reach the database at {describe(url)}: {first} "
-            "(run `gridmap db up`, or check DATABASE_URL)"
+            f"cannot reach the database at {describe(url)}: {first} (run `gridmap db up`, or check DATABASE_URL)"
         ) from None
 
 

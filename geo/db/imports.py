@@ -52,9 +52,7 @@ def import_paths(
     mapping = load_overrides(fields)
     reports = []
     for dataset, layer, k in plan_layers(paths, kind):
-        label = (
-            f"{Path(dataset).name}{':' + layer if layer and layer != Path(dataset).stem else ''}"
-        )
+        label = f"{Path(dataset).name}{':' + layer if layer and layer != Path(dataset).stem else ''}"
         progress(f"reading {label}")
         lay = read_layer(dataset, layer, crs=crs)
         progress(f"validating {len(lay.frame):,} {k} of {label}")
@@ -100,9 +98,7 @@ def _load_in_chunks(
         )
 
     with (
-        LayerLoader(
-            engine, kind, source=lay.source, layer=lay.name, read=n, notes=lay.notes
-        ) as loader,
+        LayerLoader(engine, kind, source=lay.source, layer=lay.name, read=n, notes=lay.notes) as loader,
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
         pending = pool.submit(check, starts[0])

@@ -52,17 +52,13 @@ def communities_frame(conn: Connection) -> gpd.GeoDataFrame:
 
 def known_community_codes(conn: Connection) -> set[str]:
     """Codes of every community/village in the division table."""
-    return set(
-        conn.execute(sa.text("SELECT code FROM admin_area WHERE level = 'village'")).scalars()
-    )
+    return set(conn.execute(sa.text("SELECT code FROM admin_area WHERE level = 'village'")).scalars())
 
 
 def _start_run(conn: Connection, source: str, layer: str, kind: str) -> int:
     return int(
         conn.execute(
-            sa.text(
-                "INSERT INTO import_run (source, layer, kind) VALUES (:s, :l, :k) RETURNING id"
-            ),
+            sa.text("INSERT INTO import_run (source, layer, kind) VALUES (:s, :l, :k) RETURNING id"),
             {"s": source, "l": layer, "k": kind},
         ).scalar_one()
     )
@@ -71,9 +67,7 @@ def _start_run(conn: Connection, source: str, layer: str, kind: str) -> int:
 def _finish_run(conn: Connection, report: ImportReport) -> None:
     summary = {k: v for k, v in asdict(report).items() if k != "rejects"}
     conn.execute(
-        sa.text(
-            "UPDATE import_run SET finished_at = now(), report = CAST(:r AS jsonb) WHERE id = :id"
-        ),
+        sa.text("UPDATE import_run SET finished_at = now(), report = CAST(:r AS jsonb) WHERE id = :id"),
         {"r": json.dumps(summary, ensure_ascii=False, default=str), "id": report.run_id},
     )
 
@@ -88,9 +82,7 @@ def _store_rejects(conn: Connection, run_id: int, rejects: list[Reject]) -> None
             "line_no": [r.index + 1 for r in rejects],
             "reason": [r.reason for r in rejects],
             "detail": [r.detail for r in rejects],
-            "properties": [
-                json.dumps(r.properties, ensure_ascii=False, default=str) for r in rejects
-            ],
+            "properties": [json.dumps(r.properties, ensure_ascii=False, default=str) for r in rejects],
             "geom_wkt": [r.geom_wkt for r in rejects],
         }
     )
@@ -153,9 +145,7 @@ class LayerLoader:
         notes: list[str] | None = None,
     ) -> None:
         self.engine, self.kind = engine, kind
-        self.report = ImportReport(
-            source=source, layer=layer, kind=kind, read=read, notes=list(notes or [])
-        )
+        self.report = ImportReport(source=source, layer=layer, kind=kind, read=read, notes=list(notes or []))
         self.rejects: list[Reject] = []
         self._ctx = None
         self.conn: Connection | None = None
@@ -196,8 +186,7 @@ class LayerLoader:
                 )
             ).all()
             r.warnings += [
-                f"{bid}: compound {cid} is not loaded; building kept without compound"
-                for bid, cid in missing
+                f"{bid}: compound {cid} is not loaded; building kept without compound" for bid, cid in missing
             ]
         inserted, updated = self.conn.execute(sa.text(sql(f"merge_{self.kind}"))).one()
         r.inserted += int(inserted)
@@ -214,9 +203,7 @@ class LayerLoader:
             if exc[0] is None:
                 if self._rebuild:
                     target, index = self._rebuild
-                    self.conn.execute(
-                        sa.text(f"CREATE INDEX {index} ON {target} USING gist (geom)")
-                    )
+                    self.conn.execute(sa.text(f"CREATE INDEX {index} ON {target} USING gist (geom)"))
                 r = self.report
                 self.rejects.sort(key=lambda x: x.index)
                 r.rejected = len(self.rejects)
@@ -270,11 +257,7 @@ def load_divisions(engine: Engine, csv_path: str | Path) -> ImportReport:
         raise InvalidInput(f"{p}: needs columns {sorted(needed)}, has {list(frame.columns)}")
     frame = frame.apply(lambda s: s.str.strip())
     report = ImportReport(source=str(p), layer=p.stem, kind="divisions", read=len(frame))
-    bad = (
-        ~frame["code"].str.fullmatch(r"\d{12}")
-        | ~frame["level"].isin(LEVELS)
-        | (frame["name"] == "")
-    )
+    bad = ~frame["code"].str.fullmatch(r"\d{12}") | ~frame["level"].isin(LEVELS) | (frame["name"] == "")
     orphan = (frame["parent_code"] != "") & ~frame["parent_code"].isin(frame["code"])
     rejects = [
         Reject(
@@ -294,8 +277,7 @@ def load_divisions(engine: Engine, csv_path: str | Path) -> ImportReport:
         report.run_id = _start_run(conn, str(p), p.stem, "divisions")
         conn.execute(
             sa.text(
-                "CREATE TEMP TABLE stage_division (code text, name text, level text, parent_code text) "
-                "ON COMMIT DROP"
+                "CREATE TEMP TABLE stage_division (code text, name text, level text, parent_code text) ON COMMIT DROP"
             )
         )
         copy_rows(conn, "stage_division", ["code", "name", "level", "parent_code"], good)

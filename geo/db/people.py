@@ -63,8 +63,7 @@ def _report(
         report.rejected_by_reason[r.reason] = report.rejected_by_reason.get(r.reason, 0) + 1
     report.rejected_by_reason = dict(sorted(report.rejected_by_reason.items()))
     report.rejects = [
-        {"line_no": r.line_no, "record": r.record_id, "reason": r.reason, "detail": r.detail}
-        for r in rejects
+        {"line_no": r.line_no, "record": r.record_id, "reason": r.reason, "detail": r.detail} for r in rejects
     ]
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -74,9 +73,7 @@ def _report(
     return report
 
 
-def import_dwellings(
-    engine: Engine, path: str | Path, *, report_dir: Path | None = None
-) -> ImportReport:
+def import_dwellings(engine: Engine, path: str | Path, *, report_dir: Path | None = None) -> ImportReport:
     """Load dwellings; rows naming an unknown building or a taken place are rejected, not lost."""
     p = Path(path)
     frame = _read_csv(p)
@@ -115,8 +112,7 @@ def person_stage_frame(clean: pd.DataFrame, keys: PersonKeys) -> pd.DataFrame:
     out.insert(1, "id_hash", ["\\x" + keys.id_hash(v).hex() for v in clean["id_number"]])
     out.insert(2, "id_cipher", ["\\x" + keys.encrypt(v).hex() for v in clean["id_number"]])
     out["care_tags"] = [
-        "{" + ",".join(json.dumps(t, ensure_ascii=False) for t in tags) + "}"
-        for tags in clean["care_tags"]
+        "{" + ",".join(json.dumps(t, ensure_ascii=False) for t in tags) + "}" for tags in clean["care_tags"]
     ]
     return out
 

@@ -44,9 +44,7 @@ def _check_scopes(role: str, scopes: list[str]) -> None:
         if role == "worker" and not re.fullmatch(r"\d{15}", s):
             raise InvalidInput(f"a worker's scope is a 15-digit grid code, not {s!r}")
         if role in ("planner", "viewer") and not re.fullmatch(r"\d{12}|\d{15}", s):
-            raise InvalidInput(
-                f"a {role}'s scope is a 12-digit division code (street or community), not {s!r}"
-            )
+            raise InvalidInput(f"a {role}'s scope is a 12-digit division code (street or community), not {s!r}")
     if role == "worker" and not scopes:
         raise InvalidInput("a worker needs at least one --scope GRID_CODE")
 
@@ -63,9 +61,7 @@ def add_user(
     with engine.begin() as conn:
         try:
             uid = conn.execute(
-                sa.text(
-                    "INSERT INTO app_user (name, role, scopes) VALUES (:n, :r, :s) RETURNING id"
-                ),
+                sa.text("INSERT INTO app_user (name, role, scopes) VALUES (:n, :r, :s) RETURNING id"),
                 {"n": name, "r": role, "s": scopes},
             ).scalar_one()
         except sa.exc.IntegrityError:

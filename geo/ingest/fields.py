@@ -71,10 +71,7 @@ BUILDING_USES: dict[str, str] = {
 
 def load_overrides(path: str | Path | None) -> dict[str, dict[str, list[str]]]:
     """Return the default mapping with an override file (JSON or TOML) applied."""
-    mapping = {
-        kind: {col: list(names) for col, names in cols.items()}
-        for kind, cols in DEFAULT_FIELDS.items()
-    }
+    mapping = {kind: {col: list(names) for col, names in cols.items()} for kind, cols in DEFAULT_FIELDS.items()}
     if path is None:
         return mapping
     p = Path(path)
@@ -85,9 +82,7 @@ def load_overrides(path: str | Path | None) -> dict[str, dict[str, list[str]]]:
         raise InvalidInput(f"cannot read field mapping {p}: {exc}") from None
     for kind, cols in data.items():
         if kind not in mapping:
-            raise InvalidInput(
-                f"field mapping {p}: unknown layer kind {kind!r} (use one of {sorted(mapping)})"
-            )
+            raise InvalidInput(f"field mapping {p}: unknown layer kind {kind!r} (use one of {sorted(mapping)})")
         for col, names in cols.items():
             if col not in mapping[kind]:
                 raise InvalidInput(f"field mapping {p}: {kind} has no column {col!r}")
@@ -95,9 +90,7 @@ def load_overrides(path: str | Path | None) -> dict[str, dict[str, list[str]]]:
     return mapping
 
 
-def resolve(
-    kind: str, columns: Iterable[str], mapping: Mapping[str, Mapping[str, list[str]]]
-) -> dict[str, str]:
+def resolve(kind: str, columns: Iterable[str], mapping: Mapping[str, Mapping[str, list[str]]]) -> dict[str, str]:
     """Return GridMap column -> source column for the columns present in a layer."""
     present = {c.lower(): c for c in columns}
     out: dict[str, str] = {}

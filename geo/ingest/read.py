@@ -109,9 +109,7 @@ def list_layers(path: str | Path) -> list[tuple[str, str | None]]:
         raise InvalidInput(f"{p}: no such file")
     suffix = p.suffix.lower()
     if suffix not in SUPPORTED:
-        raise InvalidInput(
-            f"{p}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED)}"
-        )
+        raise InvalidInput(f"{p}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED)}")
     if suffix == ".zip":
         with zipfile.ZipFile(p) as zf:
             shps = sorted(n for n in zf.namelist() if n.lower().endswith(".shp"))

@@ -48,11 +48,7 @@ class Validated:
 
 
 def _text(series: pd.Series) -> pd.Series:
-    out = (
-        series.astype("string").str.strip().str.translate(_FULLWIDTH)
-        if series.dtype != "string"
-        else series
-    )
+    out = series.astype("string").str.strip().str.translate(_FULLWIDTH) if series.dtype != "string" else series
     return out.mask(out == "", pd.NA)
 
 
@@ -74,9 +70,7 @@ def _props(row: pd.Series) -> dict[str, object]:
     return out
 
 
-def _safe_repair(
-    geom: shapely.Geometry, metric: shapely.Geometry
-) -> tuple[shapely.Geometry | None, str]:
+def _safe_repair(geom: shapely.Geometry, metric: shapely.Geometry) -> tuple[shapely.Geometry | None, str]:
     """Repair an invalid polygon when nothing of substance is lost; (None, why) otherwise."""
     why = explain_validity(geom)
     fixed = shapely.make_valid(geom)
@@ -87,9 +81,7 @@ def _safe_repair(
     # the repaired shape must still span the original (no part dropped); compare in metres
     ob, fb = metric.bounds, None
     fm = shapely.make_valid(metric)
-    fm = shapely.union_all(
-        [g for g in shapely.get_parts(fm) if g.geom_type in ("Polygon", "MultiPolygon")]
-    )
+    fm = shapely.union_all([g for g in shapely.get_parts(fm) if g.geom_type in ("Polygon", "MultiPolygon")])
     fb = fm.bounds
     if fm.is_empty or fm.area < 1.0 or max(abs(a - b) for a, b in zip(ob, fb, strict=True)) > 1.0:
         return None, f"invalid geometry ({why}); repair would change its shape"
@@ -102,11 +94,7 @@ def _geometry_checks(
     """Check and repair geometries in place of the source CRS; returns the geometry series (None = rejected)."""
     geoms = frame.geometry.values.copy()
     metric_crs = metric_crs_for(frame)
-    metric = (
-        frame.geometry.to_crs(metric_crs).values
-        if metric_crs != frame.crs
-        else frame.geometry.values
-    )
+    metric = frame.geometry.to_crs(metric_crs).values if metric_crs != frame.crs else frame.geometry.values
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     types = shapely.get_type_id(geoms)
     polygonal = np.isin(types, (3, 6))
@@ -146,9 +134,7 @@ def _geometry_checks(
     return gpd.GeoSeries(out, index=frame.index, crs=frame.crs)
 
 
-def duplicated_ids(
-    kind: str, frame: pd.DataFrame, mapping: dict[str, dict[str, list[str]]]
-) -> set[str]:
+def duplicated_ids(kind: str, frame: pd.DataFrame, mapping: dict[str, dict[str, list[str]]]) -> set[str]:
     """Ids that occur more than once in a layer (each occurrence is rejected)."""
     src = resolve(kind, frame.columns, mapping).get("code" if kind == "communities" else "id")
     if src is None:
@@ -192,9 +178,7 @@ def validate(
         data[col] = frame[src]
     id_col = "code" if kind == "communities" else "id"
     ids = (
-        _text(data[id_col].astype("string"))
-        if id_col in data
-        else pd.Series(pd.NA, index=frame.index, dtype="string")
+        _text(data[id_col].astype("string")) if id_col in data else pd.Series(pd.NA, index=frame.index, dtype="string")
     )
     data[id_col] = ids
     keep = np.ones(len(frame), dtype=bool)
@@ -202,9 +186,7 @@ def validate(
     def reject(mask: np.ndarray, reason: str, detail) -> None:  # noqa: ANN001
         for i in np.flatnonzero(mask & keep):
             d = detail(i) if callable(detail) else detail
-            rejects.append(
-                Reject(None if pd.isna(ids.iloc[i]) else str(ids.iloc[i]), reason, d, int(i))
-            )
+            rejects.append(Reject(None if pd.isna(ids.iloc[i]) else str(ids.iloc[i]), reason, d, int(i)))
         keep[mask] = False
 
     reject(
@@ -229,21 +211,15 @@ def validate(
     if kind == "communities":
         codes = ids
         bad = ~codes.fillna("").str.match(CODE12).to_numpy()
-        reject(
-            bad, "invalid_code", lambda i: f"code {codes.iloc[i]!r} is not a 12-digit division code"
-        )
+        reject(bad, "invalid_code", lambda i: f"code {codes.iloc[i]!r} is not a 12-digit division code")
         if known_codes is not None:
             unknown = ~codes.isin(known_codes).to_numpy()
             reject(
                 unknown,
                 "unknown_code",
-                lambda i: (
-                    f"code {codes.iloc[i]} is not in the division table (run `gridmap load-divisions` first)"
-                ),
+                lambda i: f"code {codes.iloc[i]} is not in the division table (run `gridmap load-divisions` first)",
             )
-        out = pd.DataFrame(
-            {"code": codes, "name": _text(data["name"]) if "name" in data else pd.NA}
-        )
+        out = pd.DataFrame({"code": codes, "name": _text(data["name"]) if "name" in data else pd.NA})
     else:
         comm = (
             _text(data["community_code"])
@@ -294,13 +270,9 @@ def _assign_communities(geoms, comm, communities, keep, reject):  # noqa: ANN001
     points = shapely.point_on_surface(geoms.values)
     comm = comm.copy()
     stated = comm.notna().to_numpy() & keep
-    j = np.array(
-        [by_code.get(c, -1) if s else -1 for c, s in zip(comm.fillna(""), stated, strict=True)]
-    )
+    j = np.array([by_code.get(c, -1) if s else -1 for c, s in zip(comm.fillna(""), stated, strict=True)])
     unknown = stated & (j < 0)
-    reject(
-        unknown, "unknown_community", lambda i: f"community {comm.iloc[i]} has no boundary loaded"
-    )
+    reject(unknown, "unknown_community", lambda i: f"community {comm.iloc[i]} has no boundary loaded")
     check = stated & (j >= 0)
     inside = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(check)
@@ -319,9 +291,7 @@ def _assign_communities(geoms, comm, communities, keep, reject):  # noqa: ANN001
         found = np.zeros(n, dtype=bool)
         found[idx[first.index.to_numpy()]] = True
         comm.iloc[idx[first.index.to_numpy()]] = codes[first.to_numpy()]
-        reject(
-            free & ~found, "outside_communities", "the feature lies outside every loaded community"
-        )
+        reject(free & ~found, "outside_communities", "the feature lies outside every loaded community")
     return comm
 
 
@@ -332,38 +302,26 @@ def _one(n: int, i: int) -> np.ndarray:
 
 
 def _building_attributes(data, out, keep, reject, warnings, ids) -> None:  # noqa: ANN001
-    floors = (
-        _ints(data["floors"])
-        if "floors" in data
-        else pd.Series(pd.NA, index=data.index, dtype="Int64")
-    )
+    floors = _ints(data["floors"]) if "floors" in data else pd.Series(pd.NA, index=data.index, dtype="Int64")
     reject(floors.isna().to_numpy(), "missing_floors", "the number of floors is empty")
     reject(
         (floors.fillna(1) < 1).to_numpy(),
         "invalid_floors",
         lambda i: f"floors must be ≥ 1, got {floors.iloc[i]}",
     )
-    units = (
-        _ints(data["units"]) if "units" in data else pd.Series(1, index=data.index, dtype="Int64")
-    )
+    units = _ints(data["units"]) if "units" in data else pd.Series(1, index=data.index, dtype="Int64")
     reject(
         (units.fillna(1) < 1).to_numpy(),
         "invalid_units",
         lambda i: f"stairwell units must be ≥ 1, got {units.iloc[i]}",
     )
-    dwellings = (
-        _ints(data["dwellings"])
-        if "dwellings" in data
-        else pd.Series(pd.NA, index=data.index, dtype="Int64")
-    )
+    dwellings = _ints(data["dwellings"]) if "dwellings" in data else pd.Series(pd.NA, index=data.index, dtype="Int64")
     reject(
         (dwellings.fillna(0) < 0).to_numpy(),
         "invalid_dwellings",
         lambda i: f"dwellings must be ≥ 0, got {dwellings.iloc[i]}",
     )
-    use_raw = (
-        _text(data["use"]) if "use" in data else pd.Series(pd.NA, index=data.index, dtype="string")
-    )
+    use_raw = _text(data["use"]) if "use" in data else pd.Series(pd.NA, index=data.index, dtype="string")
     use = use_raw.map(lambda u: BUILDING_USES.get(str(u).lower()) if pd.notna(u) else "residential")
     unknown_use = use.isna() & use_raw.notna()
     for i in np.flatnonzero(unknown_use.to_numpy() & keep):

@@ -19,9 +19,23 @@ branch_labels = None
 depends_on = None
 
 TABLES = [
-    "sync_reject", "sync_batch", "import_reject", "import_run", "audit_log", "grid_worker", "api_token",
-    "app_user", "grid_assignment", "grid_code_registry", "grid", "grid_plan", "person", "dwelling",
-    "building", "compound", "admin_area",
+    "sync_reject",
+    "sync_batch",
+    "import_reject",
+    "import_run",
+    "audit_log",
+    "grid_worker",
+    "api_token",
+    "app_user",
+    "grid_assignment",
+    "grid_code_registry",
+    "grid",
+    "grid_plan",
+    "person",
+    "dwelling",
+    "building",
+    "compound",
+    "admin_area",
 ]
 
 

@@ -46,10 +46,7 @@ def test_communities_geojson(client, db, tmp_path: Path) -> None:
     assert fc["features"][0]["properties"]["street"] == "中山东路街道"
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0][0]
     assert abs(lon - layers.ORIGIN[0]) < 0.01 and abs(lat - layers.ORIGIN[1]) < 0.01
-    assert (
-        client.get("/communities.geojson", params={"street": "150102004000"}).json()["features"]
-        == []
-    )
+    assert client.get("/communities.geojson", params={"street": "150102004000"}).json()["features"] == []
 
 
 def test_bad_parameter_is_a_problem_document(client) -> None:

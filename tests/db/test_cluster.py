@@ -43,9 +43,7 @@ def private_env(tmp_path: Path):
     shutil.rmtree(cluster.data_home, ignore_errors=True)
 
 
-@pytest.mark.skipif(
-    os.environ.get("DATABASE_URL") is not None, reason="needs a local PostgreSQL to start clusters"
-)
+@pytest.mark.skipif(os.environ.get("DATABASE_URL") is not None, reason="needs a local PostgreSQL to start clusters")
 def test_db_up_twice_is_a_no_op_and_a_stale_pid_file_is_handled(private_env) -> None:
     first = run(["db", "up"], private_env)
     assert first.returncode == 0, first.stderr
@@ -55,9 +53,7 @@ def test_db_up_twice_is_a_no_op_and_a_stale_pid_file_is_handled(private_env) -> 
     assert "created" not in second.stdout
 
     cluster = Cluster(
-        DatabaseSettings(
-            home=Path(private_env["GRIDMAP_HOME"]), pg_port=int(private_env["GRIDMAP_PG_PORT"])
-        ),
+        DatabaseSettings(home=Path(private_env["GRIDMAP_HOME"]), pg_port=int(private_env["GRIDMAP_PG_PORT"])),
         say=lambda _m: None,
     )
     pid = cluster._pid()
@@ -94,9 +90,7 @@ def test_unreachable_database_is_one_clear_line() -> None:
     proc = run(["db", "migrate"], env)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
-    assert proc.stderr.startswith(
-        "error: cannot reach the database at postgresql+psycopg2://nobody@127.0.0.1"
-    )
+    assert proc.stderr.startswith("error: cannot reach the database at postgresql+psycopg2://nobody@127.0.0.1")
     assert "gridmap db up" in proc.stderr
 
 

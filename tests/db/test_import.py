@@ -24,15 +24,11 @@ def with_communities(db, tmp_path: Path):
 
 def _import(engine, frame, path: Path, **kw):
     layers.write_shp(frame, path, **{k: v for k, v in kw.items() if k in ("encoding", "cpg")})
-    (report,) = import_paths(
-        engine, [path], **{k: v for k, v in kw.items() if k not in ("encoding", "cpg")}
-    )
+    (report,) = import_paths(engine, [path], **{k: v for k, v in kw.items() if k not in ("encoding", "cpg")})
     return report
 
 
-def test_known_point_lands_within_a_metre_of_its_wgs84_position(
-    with_communities, tmp_path: Path
-) -> None:
+def test_known_point_lands_within_a_metre_of_its_wgs84_position(with_communities, tmp_path: Path) -> None:
     _import(with_communities, layers.buildings(1), tmp_path / "buildings.shp")
     with with_communities.connect() as conn:
         metres = conn.execute(
@@ -69,9 +65,7 @@ def test_any_crs_is_reprojected(with_communities, tmp_path: Path, target: str) -
         ("UTF-8", False, "UTF-8 (detected (no .cpg))"),
     ],
 )
-def test_chinese_names_survive_gbk_and_utf8(
-    with_communities, tmp_path: Path, encoding, cpg, expected
-) -> None:
+def test_chinese_names_survive_gbk_and_utf8(with_communities, tmp_path: Path, encoding, cpg, expected) -> None:
     report = _import(
         with_communities,
         layers.buildings(3),
@@ -103,9 +97,7 @@ def test_shapefile_in_a_zip(with_communities, tmp_path: Path) -> None:
     assert (report.read, report.inserted) == (2, 2)
 
 
-def test_bad_features_are_reported_and_valid_ones_still_go_in(
-    with_communities, tmp_path: Path
-) -> None:
+def test_bad_features_are_reported_and_valid_ones_still_go_in(with_communities, tmp_path: Path) -> None:
     frame = layers.buildings(8)
     x, y = layers.to_gk(*layers.ORIGIN)
     frame.loc[1, "geometry"] = layers.bowtie(x + 40, y + 100)  # repairable
@@ -132,9 +124,7 @@ def test_bad_features_are_reported_and_valid_ones_still_go_in(
             )
         }
         kept = set(conn.execute(sa.text("SELECT ext_id FROM building")).scalars())
-        repaired_valid = conn.execute(
-            sa.text("SELECT ST_IsValid(geom) FROM building WHERE ext_id='B0001'")
-        ).scalar()
+        repaired_valid = conn.execute(sa.text("SELECT ST_IsValid(geom) FROM building WHERE ext_id='B0001'")).scalar()
     assert stored == {
         "B0002": "outside_communities",
         "B0004": "duplicate_id",
@@ -145,9 +135,7 @@ def test_bad_features_are_reported_and_valid_ones_still_go_in(
     assert repaired_valid is True
 
 
-def test_building_outside_its_stated_community_is_rejected(
-    with_communities, tmp_path: Path
-) -> None:
+def test_building_outside_its_stated_community_is_rejected(with_communities, tmp_path: Path) -> None:
     frame = layers.buildings(2)
     frame["社区代码"] = [
         layers.COMMUNITY,
@@ -162,22 +150,16 @@ def test_reimport_changes_nothing(with_communities, tmp_path: Path) -> None:
     path = tmp_path / "buildings.shp"
     first = _import(with_communities, layers.buildings(6), path)
     with with_communities.connect() as conn:
-        before = conn.execute(
-            sa.text("SELECT ext_id, updated_at FROM building ORDER BY ext_id")
-        ).all()
+        before = conn.execute(sa.text("SELECT ext_id, updated_at FROM building ORDER BY ext_id")).all()
     (again,) = import_paths(with_communities, [path])
     with with_communities.connect() as conn:
-        after = conn.execute(
-            sa.text("SELECT ext_id, updated_at FROM building ORDER BY ext_id")
-        ).all()
+        after = conn.execute(sa.text("SELECT ext_id, updated_at FROM building ORDER BY ext_id")).all()
     assert first.inserted == 6
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
     assert before == after
 
 
-def test_updated_file_updates_exactly_the_changed_features(
-    with_communities, tmp_path: Path
-) -> None:
+def test_updated_file_updates_exactly_the_changed_features(with_communities, tmp_path: Path) -> None:
     frame = layers.buildings(6)
     _import(with_communities, frame, tmp_path / "v1.shp", kind="buildings")
     frame.loc[1, "层数"] = 7
@@ -189,15 +171,11 @@ def test_updated_file_updates_exactly_the_changed_features(
     report = _import(with_communities, v2, tmp_path / "v2.shp", kind="buildings")
     assert (report.inserted, report.updated, report.unchanged) == (1, 2, 4)
     with with_communities.connect() as conn:
-        assert (
-            conn.execute(sa.text("SELECT floors FROM building WHERE ext_id='B0001'")).scalar() == 7
-        )
+        assert conn.execute(sa.text("SELECT floors FROM building WHERE ext_id='B0001'")).scalar() == 7
         assert conn.execute(sa.text("SELECT count(*) FROM building")).scalar() == 7
 
 
-def test_missing_prj_is_a_clear_error_and_crs_option_fixes_it(
-    with_communities, tmp_path: Path
-) -> None:
+def test_missing_prj_is_a_clear_error_and_crs_option_fixes_it(with_communities, tmp_path: Path) -> None:
     path = layers.write_shp(layers.buildings(2), tmp_path / "buildings.shp")
     path.with_suffix(".prj").unlink()
     with pytest.raises(InvalidInput, match=r"no coordinate reference system.*--crs"):

@@ -41,12 +41,7 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_db) -> None:
     migrate.upgrade(empty_db)
     assert migrate.current(empty_db) == "0001" or migrate.current(empty_db) is not None
     with empty_db.connect() as conn:
-        assert (
-            conn.execute(
-                sa.text("SELECT extname FROM pg_extension WHERE extname = 'postgis'")
-            ).scalar()
-            == "postgis"
-        )
+        assert conn.execute(sa.text("SELECT extname FROM pg_extension WHERE extname = 'postgis'")).scalar() == "postgis"
     created = tables(empty_db)
     assert {
         "admin_area",

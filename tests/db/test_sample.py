@@ -36,12 +36,8 @@ def test_sample_round_trip_counts_equal_the_files(sample_db) -> None:
         n = pyogrio.read_info(path)["features"]
         assert (report.read, report.inserted, report.rejected) == (n, n, 0), path.name
     assert count(engine, "SELECT count(*) FROM admin_area WHERE geom IS NOT NULL") == 4
-    assert (
-        count(engine, "SELECT count(*) FROM compound") == pyogrio.read_info(LAYERS[1])["features"]
-    )
-    assert (
-        count(engine, "SELECT count(*) FROM building") == pyogrio.read_info(LAYERS[2])["features"]
-    )
+    assert count(engine, "SELECT count(*) FROM compound") == pyogrio.read_info(LAYERS[1])["features"]
+    assert count(engine, "SELECT count(*) FROM building") == pyogrio.read_info(LAYERS[2])["features"]
     # every building sits in its community, and a compound's buildings in that compound
     assert (
         count(
@@ -51,9 +47,9 @@ def test_sample_round_trip_counts_equal_the_files(sample_db) -> None:
         )
         == 0
     )
-    assert count(
-        engine, "SELECT count(*) FROM building WHERE compound_id IS NULL AND use = 'residential'"
-    ) < count(engine, "SELECT count(*) FROM building WHERE use = 'residential'")
+    assert count(engine, "SELECT count(*) FROM building WHERE compound_id IS NULL AND use = 'residential'") < count(
+        engine, "SELECT count(*) FROM building WHERE use = 'residential'"
+    )
 
 
 def test_sample_reimport_changes_nothing(sample_db) -> None:
@@ -122,9 +118,7 @@ def test_bad_buildings_file(sample_db) -> None:
         expected = list(csv.DictReader(fh))
     rejected = {(r["feature_no"] - 1): r["reason"] for r in report.rejects}
     with engine.connect() as conn:
-        present = set(
-            conn.execute(sa.text("SELECT ext_id FROM building WHERE ext_id LIKE 'B9%'")).scalars()
-        )
+        present = set(conn.execute(sa.text("SELECT ext_id FROM building WHERE ext_id LIKE 'B9%'")).scalars())
     for row in expected:
         outcome = row["expected"]
         if outcome.startswith("rejected:"):
