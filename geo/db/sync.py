@@ -541,6 +541,33 @@ def _init_worker(
     global _WORKER_CTX
     _WORKER_CTX = sync.Context(header, sync.Encoder(keys), index, today)
     sync.crash_applier = applier  # the crash test hook kills the applying process too
+    if applier is not None:
+        threading.Thread(target=_exit_with, args=(applier,), name="gridmap-watch", daemon=True).start()
+
+
+def _exit_with(applier: int, every: float = 1.0) -> None:
+    """A worker ends when the process it prepares chunks for is gone (killed with ``kill -9``,
+    say), instead of waiting for work forever."""
+    while True:
+        time.sleep(every)
+        if not _alive(applier):
+            os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped by its parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
 
 def _prepare_in_worker(chunk: sync.Chunk) -> sync.Prepared:

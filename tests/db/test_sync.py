@@ -510,13 +510,39 @@ def _killed(p: subprocess.Popen, timeout: float = 300) -> str:
             os.killpg(p.pid, signal.SIGKILL)
             raise AssertionError("the run did not reach its crash point")
         time.sleep(0.02)
+    # the worker processes notice that the run is gone and exit by themselves
+    deadline = time.monotonic() + 10
+    while (left := _live_members(p.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left_cmds = [_cmd(pid) for pid in left]
     try:
         os.killpg(p.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     _, errs = p.communicate(timeout=30)
     assert p.returncode == -signal.SIGKILL, errs
+    assert not left, f"worker processes outlived the killed run: {left_cmds}"
     return errs
+
+
+def _cmd(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+    except OSError:
+        return str(pid)
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of a process group that are not zombies (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
 
 
 def _mixed_batches(persons: pd.DataFrame, tmp_path: Path) -> tuple[Path, Path]:
