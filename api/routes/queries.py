@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import client_of, require_roles
@@ -35,18 +36,20 @@ def point(
     return lon, lat
 
 
-@router.get("/locate", summary="Community, grid and grid worker at a point")
-def locate(conn: ConnDep, pos: Annotated[tuple[float, float], Depends(point)]) -> dict[str, Any]:
-    return queries.locate(conn, *pos)
+# The two hot lookups answer plain JSON rendered by the C encoder (the documented shape is the
+# same); FastAPI's generic encoder walked every coordinate of a grid's boundary in Python.
+@router.get("/locate", summary="Community, grid and grid worker at a point", response_model=dict[str, Any])
+def locate(conn: ConnDep, pos: Annotated[tuple[float, float], Depends(point)]) -> JSONResponse:
+    return JSONResponse(queries.locate(conn, *pos))
 
 
-@router.get("/grids/{code}", summary="A grid: boundary (GeoJSON) and figures")
+@router.get("/grids/{code}", summary="A grid: boundary (GeoJSON) and figures", response_model=dict[str, Any])
 def grid(
     conn: ConnDep,
     code: GridCode,
     plan: Annotated[int | None, Query(description="a plan id (default: the active plan)")] = None,
-) -> dict[str, Any]:
-    return queries.grid(conn, code, plan)
+) -> JSONResponse:
+    return JSONResponse(queries.grid(conn, code, plan))
 
 
 @router.get("/buildings/{building_id}/table", summary="A building's 楼盘表 with its residents (token needed)")

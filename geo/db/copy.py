@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Sequence
+from functools import cache
 from importlib import resources
 
 import numpy as np
@@ -15,8 +16,9 @@ import shapely
 from sqlalchemy.engine import Connection
 
 
+@cache
 def sql(name: str) -> str:
-    """The text of ``geo/db/sql/<name>.sql``."""
+    """The text of ``geo/db/sql/<name>.sql`` (read once per process)."""
     return resources.files("geo.db").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
