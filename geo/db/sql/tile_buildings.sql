@@ -3,8 +3,10 @@
 -- :plan is a grid_plan id, or NULL for the active plan of each building's community.
 -- households = the building's dwelling rows, or its planned dwellings when it has none;
 -- grid = the code(s) of its grid in that plan (a tower split by units lists each part's grid).
--- The plan is hash-joined once per tile (the CASE folds away: :plan is a constant), then one lookup
--- of the building's assignment; measured 15 % faster than a correlated lookup of the plan per building.
+-- Public tiles (no :plan) read both from the building row (tile_households, tile_grid: kept by the
+-- triggers of migration 0004), so a tile is one index scan of `building`; a planner's tile of a
+-- given plan looks the grid up in that plan per building. One branch runs, the other is cut by
+-- its constant condition.
 -- No personal data: nothing from person, and dwellings only as a count.
 SELECT ST_AsMVT(t, 'buildings', 4096, 'geom', 'fid') FILTER (WHERE t.geom IS NOT NULL)
 FROM (
@@ -14,24 +16,23 @@ FROM (
            b.name,
            b.floors,
            b.use,
-           coalesce(nullif(d.n, 0), b.planned_dwellings) AS households,
-           CASE WHEN cardinality(ga.codes) > 1
-                THEN array_to_string(ARRAY(SELECT DISTINCT unnest(ga.codes) ORDER BY 1), ',')
-                ELSE ga.codes[1] END AS grid,
-           ST_AsMVTGeom(b.geom, ST_MakeBox2D(ST_Point(:w, :s), ST_Point(:e, :n)),
-                        4096, 64, true) AS geom
+           coalesce(b.tile_households, b.planned_dwellings) AS households,
+           b.tile_grid AS grid,
+           ST_AsMVTGeom(b.geom, ST_MakeBox2D(ST_Point(:w, :s), ST_Point(:e, :n)), 4096, 64, true) AS geom
     FROM building b
-    LEFT JOIN LATERAL (
-        SELECT count(*)::integer AS n FROM dwelling dw WHERE dw.building_id = b.id
-    ) AS d ON true
-    LEFT JOIN grid_plan p
-           ON CASE WHEN CAST(:plan AS integer) IS NULL THEN p.community_code = b.community_code AND p.status = 'active'
-                   ELSE p.id = :plan END
-    LEFT JOIN LATERAL (
-        SELECT array_agg(g.code) AS codes
-        FROM grid_assignment a
-        JOIN grid g ON g.id = a.grid_id
-        WHERE a.plan_id = p.id AND a.building_id = b.id
-    ) AS ga ON true
-    WHERE b.geom && ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490)
+    WHERE CAST(:plan AS integer) IS NULL AND b.geom && ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490)
+    UNION ALL
+    SELECT b.id,
+           b.id,
+           b.number,
+           b.name,
+           b.floors,
+           b.use,
+           coalesce(b.tile_households, b.planned_dwellings),
+           (SELECT string_agg(DISTINCT g.code, ',' ORDER BY g.code)
+            FROM grid_assignment a JOIN grid g ON g.id = a.grid_id
+            WHERE a.plan_id = :plan AND a.building_id = b.id),
+           ST_AsMVTGeom(b.geom, ST_MakeBox2D(ST_Point(:w, :s), ST_Point(:e, :n)), 4096, 64, true)
+    FROM building b
+    WHERE CAST(:plan AS integer) IS NOT NULL AND b.geom && ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490)
 ) AS t;
