@@ -52,6 +52,10 @@ format: install
 
 bench: install
 	$(VENV)/bin/pip install -q -e ".[dev,bench]"
+	@# wrk sends the HTTP load (a Python client would take CPU from the servers measured)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)); } || \
+		echo "wrk not found: the HTTP benchmarks fall back to a Python client (install wrk for fair figures)"
 	$(GRIDMAP) db up
 	$(VENV)/bin/python bench/import.py
 	$(VENV)/bin/python bench/balance.py

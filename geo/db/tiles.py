@@ -216,6 +216,9 @@ def build_tile(conn: Connection, layer: str, z: int, x: int, y: int, plan: int |
     return bytes(data) if data else b""
 
 
+#: gzip level of served tiles (see EncodedTile.encode)
+GZIP_LEVEL = 1
+
 VERSIONS_SQL = sa.text("SELECT layer, version FROM data_version")
 
 
@@ -272,7 +275,9 @@ class EncodedTile:
     @classmethod
     def encode(cls, mvt: bytes) -> EncodedTile:
         digest = hashlib.blake2b(mvt, digest_size=12).hexdigest()
-        body = gzip.compress(mvt, compresslevel=6, mtime=0) if mvt else b""
+        # level 1: a 260 KB building tile compresses in 1.9 ms instead of 6.8 ms (level 6) for 7 %
+        # more bytes; on an uncached tile that is most of the time left after the database
+        body = gzip.compress(mvt, compresslevel=GZIP_LEVEL, mtime=0) if mvt else b""
         return cls(body, f'"{digest}"')
 
 
