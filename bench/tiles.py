@@ -652,7 +652,7 @@ def report(meta, tiles, lists, counts, low, low_counts, workers, results, floors
         "queueing (Little's law: 32 / throughput), so the cached p95 target is a c = 1 and c = 8 figure.",
         "",
         "What each server sends: GridMap's building tiles carry id, number, name, floors, use, households "
-        "(dwelling count) and the active grid code (two joins per building); tipg sends the table's columns. "
+        "(dwelling count) and the active grid code (kept on the building row by triggers, migration 0004); tipg sends the table's columns. "
         "Every error or non-2xx answer would be counted; there were "
         f"{sum(r['errors'] for r in results.values())}.",
     ]
