@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -48,8 +48,8 @@ def grid(
     conn: ConnDep,
     code: GridCode,
     plan: Annotated[int | None, Query(description="a plan id (default: the active plan)")] = None,
-) -> JSONResponse:
-    return JSONResponse(queries.grid(conn, code, plan))
+) -> Response:
+    return Response(queries.grid_json(conn, code, plan), media_type="application/json")
 
 
 @router.get("/buildings/{building_id}/table", summary="A building's 楼盘表 with its residents (token needed)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -29,14 +30,20 @@ def locate(conn: Connection, lon: float, lat: float) -> dict[str, Any]:
 
 def grid(conn: Connection, code: str, plan: int | None = None) -> dict[str, Any]:
     """A grid's boundary (GeoJSON) and figures; the active plan's unless ``plan`` is given."""
+    return json.loads(grid_json(conn, code, plan))
+
+
+def grid_json(conn: Connection, code: str, plan: int | None = None) -> str:
+    """:func:`grid` as the JSON text PostgreSQL renders (the API passes it through unparsed)."""
     if not re.fullmatch(r"\d{15}", code):
         raise InvalidInput(f"a grid code has 15 digits, got {code!r}")
-    row = conn.execute(sa.text(sql("q_grid")), {"code": code, "plan": plan}).first()
-    if row is None:
+    text = conn.execute(_GRID_JSON, {"code": code, "plan": plan}).scalar()
+    if text is None:
         raise NotFound(f"no grid {code}" + (f" in plan {plan}" if plan else " in an active plan"))
-    out = dict(row._mapping)
-    out["occupancy"] = round(out["occupied_dwellings"] / out["dwellings"], 4) if out["dwellings"] else None
-    return out
+    return text
+
+
+_GRID_JSON = sa.text(f"SELECT row_to_json(q)::text FROM ({sql('q_grid')}) AS q")
 
 
 def building_table(

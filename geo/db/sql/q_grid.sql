@@ -22,7 +22,8 @@ SELECT g.code, g.name, g.kind, g.community_code, ar.name AS community, g.plan_id
        (SELECT coalesce(json_object_agg(tag, n ORDER BY tag), '{}')
         FROM (SELECT t AS tag, count(*) AS n FROM pe, unnest(pe.care_tags) t GROUP BY t) tags) AS care_groups,
        (SELECT json_build_object('name', w.name, 'phone', w.phone) FROM grid_worker w
-        WHERE w.grid_code = g.code AND w.active ORDER BY w.role = 'worker' DESC, w.id LIMIT 1) AS worker
+        WHERE w.grid_code = g.code AND w.active ORDER BY w.role = 'worker' DESC, w.id LIMIT 1) AS worker,
+       CASE WHEN dd.dwellings > 0 THEN round(pp.occupied_dwellings::numeric / dd.dwellings, 4) END AS occupancy
 FROM g JOIN admin_area ar ON ar.code = g.community_code
 CROSS JOIN (SELECT count(*) AS dwellings, count(*) FILTER (WHERE use <> 'commercial') AS households FROM d) dd
 CROSS JOIN (SELECT count(DISTINCT dwelling_id) AS occupied_dwellings, count(*) AS residents,
