@@ -11,18 +11,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geo import ids
+from geo.db import prepared
 from geo.db.access import PREFIX_LEN, building_parts, present_person, require_people_role, scope_of
 from geo.db.audit import audit
 from geo.db.copy import sql
 from geo.db.users import User
 from geo.errors import InvalidInput, NotFound, PermissionDenied
 
+_LOCATE = prepared.from_file("gridmap_locate", "q_locate", (("lon", "float8"), ("lat", "float8")))
+
 
 def locate(conn: Connection, lon: float, lat: float) -> dict[str, Any]:
     """Community, grid and grid worker at a point (CGCS2000 ≈ WGS 84 lon/lat)."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidInput(f"({lon}, {lat}) is not a lon/lat position")
-    row = conn.execute(sa.text(sql("q_locate")), {"lon": lon, "lat": lat}).first()
+    row = _LOCATE.execute(conn, {"lon": lon, "lat": lat}).first()
     if row is None:
         raise NotFound(f"no community at ({lon:.6f}, {lat:.6f})")
     return dict(row._mapping)
@@ -43,6 +46,7 @@ def grid_json(conn: Connection, code: str, plan: int | None = None) -> str:
     return text
 
 
+# not prepared: a generic plan of it (the grid's size unknown) is slower than planning each call
 _GRID_JSON = sa.text(f"SELECT row_to_json(q)::text FROM ({sql('q_grid')}) AS q")
 
 
