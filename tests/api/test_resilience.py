@@ -21,6 +21,9 @@ def test_503_while_the_database_is_away_then_recovery(db, db_url) -> None:
         with TestClient(create_app(ApiSettings(database_url=via_proxy))) as client:
             assert client.get("/health").status_code == 200
             assert len(client.get("/communities.geojson").json()["features"]) == 4
+            # a prepared statement (geo.db.prepared) on the connections that are about to break
+            locate = {"lon": 111.70, "lat": 40.82}
+            assert client.get("/locate", params=locate).status_code in (200, 404)
             proxy.cut()
             for path in ("/health", "/communities.geojson", "/stats/150102003000"):
                 r = client.get(path)
@@ -31,5 +34,8 @@ def test_503_while_the_database_is_away_then_recovery(db, db_url) -> None:
             proxy.restore()
             assert client.get("/health").status_code == 200
             assert len(client.get("/communities.geojson").json()["features"]) == 4
+            # new connections prepare it again
+            for _ in range(3):
+                assert client.get("/locate", params=locate).status_code in (200, 404)
     finally:
         proxy.close()
