@@ -40,14 +40,15 @@ def grid_json(conn: Connection, code: str, plan: int | None = None) -> str:
     """:func:`grid` as the JSON text PostgreSQL renders (the API passes it through unparsed)."""
     if not re.fullmatch(r"\d{15}", code):
         raise InvalidInput(f"a grid code has 15 digits, got {code!r}")
-    text = conn.execute(_GRID_JSON, {"code": code, "plan": plan}).scalar()
+    text = _GRID_JSON.execute(conn, {"code": code, "plan": plan}).scalar()
     if text is None:
         raise NotFound(f"no grid {code}" + (f" in plan {plan}" if plan else " in an active plan"))
     return text
 
 
-# not prepared: a generic plan of it (the grid's size unknown) is slower than planning each call
-_GRID_JSON = sa.text(f"SELECT row_to_json(q)::text FROM ({sql('q_grid')}) AS q")
+_GRID_JSON = prepared.from_file(
+    "gridmap_grid_json", "q_grid", (("code", "text"), ("plan", "integer")), "SELECT row_to_json(q)::text FROM ({}) AS q"
+)
 
 
 def building_table(

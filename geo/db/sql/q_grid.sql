@@ -3,7 +3,9 @@
 -- the cost follows the grid's size, not the city's; each set is counted in one pass.
 WITH g AS (
     SELECT gr.*, p.status AS plan_status FROM grid gr JOIN grid_plan p ON p.id = gr.plan_id
-    WHERE gr.code = :code AND (p.id = :plan OR (CAST(:plan AS int) IS NULL AND p.status = 'active'))
+    WHERE gr.code = :code
+      AND gr.plan_id = coalesce(CAST(:plan AS int), (SELECT ap.id FROM grid_plan ap
+                                                     WHERE ap.community_code = CAST(left(:code, 12) AS bpchar) AND ap.status = 'active'))
 ), a AS MATERIALIZED (
     SELECT a.building_id, a.part FROM grid_assignment a JOIN g ON g.id = a.grid_id
 ), d AS MATERIALIZED (
