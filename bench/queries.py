@@ -45,6 +45,42 @@ def ensure_database(server: str) -> str:
     return url
 
 
+RESIDENTS_SQL = """
+INSERT INTO person (id_hash, id_cipher, id_masked, name, sex, residence_type, relation, care_tags, dwelling_id,
+                    status, population_type)
+SELECT sha256(convert_to('bench-' || d.id || '-' || k, 'UTF8')),
+       sha256(convert_to('cipher-' || d.id || '-' || k, 'UTF8')),
+       '150102********' || lpad(((d.id * 7 + k) % 10000)::text, 4, '0'),
+       '居民' || d.id || '-' || k,
+       CASE WHEN (d.id + k) % 2 = 0 THEN '男' ELSE '女' END,
+       CASE WHEN (d.id + k) % 7 = 0 THEN '流动' ELSE '常住' END,
+       CASE WHEN k = 1 THEN '本人' ELSE '子女' END,
+       CASE WHEN (d.id + k) % 23 = 0 THEN ARRAY['独居老人'] WHEN (d.id + k) % 31 = 0 THEN ARRAY['残疾人']
+            ELSE '{}'::text[] END,
+       d.id, 'active', '户籍'
+FROM dwelling d, generate_series(1, 1 + (d.id % 2)::int) AS k
+WHERE d.id % 20 <> 0
+"""
+
+
+def ensure_residents(url: str) -> int:
+    """Residents for the grid figures to count (the tile database has none of its own): one or two
+    per dwelling, none in one dwelling of twenty, some floating, some in care groups; generated in
+    SQL once and kept."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM person")).scalar_one()
+        if n == 0:
+            t0 = time.perf_counter()
+            conn.execute(sa.text(RESIDENTS_SQL))
+            n = conn.execute(sa.text("SELECT count(*) FROM person")).scalar_one()
+            print(f"{n:,} residents generated in {time.perf_counter() - t0:.0f} s", flush=True)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE person"))
+    engine.dispose()
+    return int(n)
+
+
 def workload(url: str, n: int = 2000, seed: int = 11) -> tuple[list[tuple[float, float]], list[str]]:
     """Points inside random buildings (a worker standing at a door) and random active grid codes."""
     engine = make_engine(url)
@@ -99,6 +135,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     url = ensure_database(get_db_settings().url)
+    residents = ensure_residents(url)
     pts, codes = workload(url)
     floor = sql_floor(url, pts, codes)
     paths = {"locate": [f"/locate?lon={x:.7f}&lat={y:.7f}" for x, y in pts], "grid": [f"/grids/{c}" for c in codes]}
@@ -125,7 +162,8 @@ def main() -> None:
             )
         ).one()
     lines = [
-        f"Database `{DB_NAME}`: {size[0]:,} buildings, {size[1]:,} dwellings, {size[2]:,} active grids. "
+        f"Database `{DB_NAME}`: {size[0]:,} buildings, {size[1]:,} dwellings, {size[2]:,} active grids, "
+        f"{residents:,} residents (generated in SQL by this script: the grid figures count them). "
         f"Closed loop at concurrency {CONCURRENCY} for {args.seconds:.0f} s per row over 2,000 random points inside "
         f"buildings and 2,000 random grid codes; client (`wrk`) on the same 2-core machine; {platform.machine()}; "
         f"1-minute load average at the end {la:.1f}.",
