@@ -26,3 +26,12 @@ def test_prepared_once_per_connection_and_again_on_a_new_one(engine) -> None:
         conn.invalidate()  # the database connection is closed; the pool opens a new one
     with engine.connect() as conn:
         assert STMT.execute(conn, {"a": 5, "b": 6}).one() == (65, "5")
+
+
+def test_plain_text_when_switched_off(engine, monkeypatch) -> None:
+    monkeypatch.setenv("GRIDMAP_PREPARED", "0")
+    stmt = Prepared("gridmap_test_off", STMT.text, STMT.params)
+    with engine.connect() as conn:
+        assert stmt.execute(conn, {"a": 2, "b": 3}).one() == (32, "2")
+        n = conn.execute(sa.text("SELECT count(*) FROM pg_prepared_statements WHERE name = 'gridmap_test_off'"))
+        assert n.scalar() == 0
