@@ -82,7 +82,11 @@ def clean(engine: Engine) -> None:
     """Empty every data table; keep the division codes but forget community boundaries."""
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
-        conn.execute(sa.text("UPDATE admin_area SET geom = NULL, geom_hash = NULL WHERE geom IS NOT NULL"))
+        conn.execute(
+            sa.text(
+                "UPDATE admin_area SET geom = NULL, geom_hash = NULL WHERE geom IS NOT NULL OR geom_hash IS NOT NULL"
+            )
+        )
 
 
 @pytest.fixture

@@ -36,8 +36,8 @@ def point(
     return lon, lat
 
 
-# The two hot lookups answer plain JSON rendered by the C encoder (the documented shape is the
-# same); FastAPI's generic encoder walked every coordinate of a grid's boundary in Python.
+# The two hot lookups skip FastAPI's generic encoder (the documented shape is the same): the point
+# lookup is rendered by the C JSON encoder, a grid arrives as JSON text from PostgreSQL.
 @router.get("/locate", summary="Community, grid and grid worker at a point", response_model=dict[str, Any])
 def locate(conn: ConnDep, pos: Annotated[tuple[float, float], Depends(point)]) -> JSONResponse:
     return JSONResponse(queries.locate(conn, *pos))

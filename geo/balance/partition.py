@@ -182,27 +182,38 @@ def solve(
     """Partition ``pb`` into contiguous grids; returns labels (0..k-1, per vertex) and a report.
 
     Vertices without households are first attached to a neighbour with households
-    (:func:`_zero_hosts`); the rest is solved by :func:`_solve_core`.
+    (:func:`_zero_hosts`); the rest is solved by :func:`_solve_core`. The search is heuristic:
+    where grids stay outside the band (and no proof says they must), up to :data:`EXTRA_SEEDS`
+    further searches from other seeds are run and the best partition wins (not in a re-balance,
+    which starts from the existing grids).
     """
-    rebalance = pb.old is not None and bool(np.any(pb.old >= 0))
     args = (lo, hi, target, restarts, trees, exact_max, exact_budget, polish)
     labels, info = _solve_seeded(pb, seed, *args)
-    if rebalance or pb.n == 0:
+    if _rebalancing(pb) or pb.n == 0:
         return labels, info
-    # a heuristic search: where grids stay outside the band (and no proof says they must), whole
-    # further searches from other seeds often find what this one missed; the best one wins
-    kstar = max(1, round(int(pb.weight.sum()) / target))
+    kstar, floor = _kstar(int(pb.weight.sum()), target), _hopeless(pb, hi)
     best = State(pb, labels, lo, hi, target, False, kstar).key()
+    starts = info.starts
     for extra in range(1, EXTRA_SEEDS + 1):
-        if best[0] <= _hopeless(pb, hi) or (info.exact and set(info.exact.values()) == {"infeasible"}):
+        if best[0] <= floor or (info.exact and set(info.exact.values()) == {"infeasible"}):
             break
         lab2, info2 = _solve_seeded(pb, seed + 1_000_003 * extra, *args)
+        starts += info2.starts
         key2 = State(pb, lab2, lo, hi, target, False, kstar).key()
-        info.starts += info2.starts
         if key2 < best:
-            info2.starts = info.starts
             labels, info, best = lab2, info2, key2
+    info.starts = starts
     return labels, info
+
+
+def _rebalancing(pb: Problem) -> bool:
+    """Whether ``pb`` starts from existing grids (a re-balance)."""
+    return pb.old is not None and bool(np.any(pb.old >= 0))
+
+
+def _kstar(households: int, target: int) -> int:
+    """The number of grids closest to households / target (at least one)."""
+    return max(1, round(households / target))
 
 
 #: whole searches from other seeds tried when grids stay outside the band after the first
@@ -221,15 +232,14 @@ def _solve_seeded(
     exact_budget: int,
     polish: bool,
 ) -> tuple[np.ndarray, SolveInfo]:
-    rebalance = pb.old is not None and bool(np.any(pb.old >= 0))
-    keys = None if rebalance else _zero_hosts(pb)
+    keys = None if _rebalancing(pb) else _zero_hosts(pb)
     if keys is None:
         return _solve_core(pb, lo, hi, target, seed, restarts, trees, exact_max, exact_budget, polish)
     cpb, cmap = _contract(pb, keys)
     clab, info = _solve_core(cpb, lo, hi, target, seed, restarts, trees, exact_max, exact_budget, polish)
     labels = np.array([clab[cmap[v]] for v in range(pb.n)], dtype=int)
     info.infeasible = {v for v in range(pb.n) if cmap[v] in info.infeasible}
-    kstar = max(1, round(int(pb.weight.sum()) / target))
+    kstar = _kstar(int(pb.weight.sum()), target)
     key = State(pb, labels, lo, hi, target, False, kstar).key()
     if key[0] > _hopeless(pb, hi):
         # attaching them may cost the band (a school that was the only link of some grid):
@@ -276,12 +286,12 @@ def _solve_core(
         return labels, info
     comps = components(n, pb.nbrs)
     info.components = len(comps)
-    rebalance = pb.old is not None and bool(np.any(pb.old >= 0))
+    rebalance = _rebalancing(pb)
     nxt = 0
     for ci, comp in enumerate(comps):
         sub, remap = _subproblem(pb, comp)
         tot = int(sub.weight.sum())
-        kstar = max(1, round(tot / target)) if tot else 0
+        kstar = _kstar(tot, target) if tot else 0
         if rebalance:
             lab, st_key = _rebalance_component(sub, lo, hi, target, seed + 7919 * ci, trees, kstar, polish)
         else:
@@ -617,7 +627,7 @@ def _lns(st: State, g: int, radius: int, rng: np.random.Generator, trees: int) -
     U = sorted(v for h in grids for v in st.members[h])
     sub, _ = _subproblem(st.pb, U)
     tot = int(sub.weight.sum())
-    kstar = max(1, round(tot / st.target))
+    kstar = _kstar(tot, st.target)
     best, best_key = None, st.key()
     # a re-balance tries several cuts and keeps the one moving the fewest households
     for _try in range(4 if st.rebalance else 1):

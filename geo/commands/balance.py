@@ -62,7 +62,7 @@ def _summary_table(rows: list[dict], title: str) -> Table:
             f"{(r.get('in_band_share') or 0) * 100:.0f}%",
             str(r.get("compounds_split", 0)),
             f"{int(r.get('households_moved') or 0):,}",
-            "" if kept is None or kept != kept else f"{kept * 100:.1f}%",  # NaN: no existing grids
+            "" if kept is None else f"{kept * 100:.1f}%",
         )
     return t
 
@@ -149,7 +149,8 @@ def balance_file(
             progress=lambda d, t, c: progress.update(task, completed=d, total=t),
         )
     summary = Proposal.concat(proposals.values()).summary()
-    out.print(_summary_table(summary.to_dict("records"), f"grids written to {out_path}"))
+    rows = summary.astype(object).where(summary.notna(), None).to_dict("records")  # NaN kept share: no old grids
+    out.print(_summary_table(rows, f"grids written to {out_path}"))
 
 
 @plan_app.command("list")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any
 
@@ -31,13 +30,9 @@ def locate(conn: Connection, lon: float, lat: float) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def grid(conn: Connection, code: str, plan: int | None = None) -> dict[str, Any]:
-    """A grid's boundary (GeoJSON) and figures; the active plan's unless ``plan`` is given."""
-    return json.loads(grid_json(conn, code, plan))
-
-
 def grid_json(conn: Connection, code: str, plan: int | None = None) -> str:
-    """:func:`grid` as the JSON text PostgreSQL renders (the API passes it through unparsed)."""
+    """A grid's boundary (GeoJSON) and figures, the active plan's unless ``plan`` is given, as the
+    JSON text PostgreSQL renders (the API passes it through unparsed)."""
     if not re.fullmatch(r"\d{15}", code):
         raise InvalidInput(f"a grid code has 15 digits, got {code!r}")
     text = _GRID_JSON.execute(conn, {"code": code, "plan": plan}).scalar()

@@ -561,7 +561,7 @@ def _exit_with(applier: int, every: float = 1.0) -> None:
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        return proc_stat(pid)[0] not in ("Z", "X")
     except FileNotFoundError:
         return False
     except (OSError, IndexError):  # no /proc: ask the kernel
@@ -572,6 +572,11 @@ def _alive(pid: int) -> bool:
         except PermissionError:
             pass
         return True
+
+
+def proc_stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name: state, parent, process group, …"""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def _prepare_in_worker(chunk: sync.Chunk) -> sync.Prepared:
@@ -759,71 +764,62 @@ def _estimate_records(path: Path, header: sync.BatchHeader) -> int:
     return int(size * lines / len(sample)) if sample and lines else 0
 
 
+def _decided_once(conn: Connection, batch_id: uuid.UUID, key: str, decide: Callable[[Connection], bool]) -> bool:
+    """A choice kept in the batch's tallies under ``key``: made by ``decide(conn)`` when the batch
+    starts, read back by every later run of it (a resumed run works as the first one did)."""
+    stored = conn.execute(
+        sa.text("SELECT tallies->>:k FROM sync_batch WHERE id = :id FOR UPDATE"), {"k": key, "id": batch_id}
+    ).scalar()
+    if stored is not None:
+        return stored == "1"
+    value = decide(conn)
+    conn.execute(
+        sa.text("UPDATE sync_batch SET tallies = tallies || jsonb_build_object(CAST(:k AS text), :v) WHERE id = :id"),
+        {"k": key, "v": int(value), "id": batch_id},
+    )
+    return value
+
+
 def _index_mode(engine: Engine, batch: BatchRow, complete: bool) -> bool:
     """Whether the batch is matched against the complete dwelling index (else dwellings are
-    loaded as its addresses need them): decided when the batch starts and kept for every later
-    run of it, so a resumed run matches as the first one did (the two modes differ in details,
-    e.g. an exact match of a standard address carries no community or building when complete)."""
+    loaded as its addresses need them), kept for every run of the batch: the two modes differ in
+    details (an exact match of a standard address carries no community or building when complete)."""
     with engine.begin() as conn:
-        stored = conn.execute(
-            sa.text("SELECT tallies->>'full_index' FROM sync_batch WHERE id = :id FOR UPDATE"),
-            {"id": batch.id},
-        ).scalar()
-        if stored is not None:
-            return stored == "1"
-        conn.execute(
-            sa.text("UPDATE sync_batch SET tallies = tallies || jsonb_build_object('full_index', :v) WHERE id = :id"),
-            {"v": int(complete), "id": batch.id},
-        )
-    return complete
+        return _decided_once(conn, batch.id, "full_index", lambda _conn: complete)
 
 
 def _bulk_begin(engine: Engine, batch: BatchRow, header: sync.BatchHeader, path: Path) -> bool:
     """Enter bulk mode when the batch is a large full load into a small person table (decided
     once per batch, when it starts; a resumed run stays in the mode it started in)."""
-    with engine.begin() as conn:
-        row = conn.execute(
-            sa.text("SELECT tallies->>'bulk' FROM sync_batch WHERE id = :id FOR UPDATE"),
-            {"id": batch.id},
-        ).scalar()
-        if row is None:
-            stored = conn.execute(
-                sa.text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'person'::regclass")
-            ).scalar_one()
-            est = _estimate_records(path, header)
-            others = conn.execute(
-                sa.text("SELECT count(*) FROM sync_batch WHERE status = 'running' AND id <> :id"),
-                {"id": batch.id},
-            ).scalar_one()
-            bulk = (
-                header.kind == "full"
-                and est >= BULK_MIN_RECORDS
-                and est >= 2 * stored
-                and not others  # the triggers it disables would miss their changes
-            )
-            if bulk:  # the counts before the batch, negated: after the load, delta = after - before
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO sync_link_delta (batch_id, community_code, building_id, unit, "
-                        "persons, linked) SELECT :b, community_code, building_id, unit, -persons, "
-                        "-linked FROM link_count"
-                    ),
-                    {"b": batch.id},
-                )
+
+    def decide(conn: Connection) -> bool:
+        stored = conn.execute(
+            sa.text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'person'::regclass")
+        ).scalar_one()
+        others = conn.execute(
+            sa.text("SELECT count(*) FROM sync_batch WHERE status = 'running' AND id <> :id"), {"id": batch.id}
+        ).scalar_one()
+        est = _estimate_records(path, header)
+        bulk = (
+            header.kind == "full"
+            and est >= BULK_MIN_RECORDS
+            and est >= 2 * stored
+            and not others  # the triggers it disables would miss their changes
+        )
+        if bulk:  # the counts before the batch, negated: after the load, delta = after - before
             conn.execute(
-                sa.text("UPDATE sync_batch SET tallies = tallies || jsonb_build_object('bulk', :v) WHERE id = :id"),
-                {"v": int(bulk), "id": batch.id},
-            )
-        else:
-            bulk = row == "1"
-        if bulk:
-            running = conn.execute(
                 sa.text(
-                    "SELECT count(*) FROM sync_batch WHERE status = 'running' AND id <> :id AND tallies->>'bulk' = '0'"
+                    "INSERT INTO sync_link_delta (batch_id, community_code, building_id, unit, "
+                    "persons, linked) SELECT :b, community_code, building_id, unit, -persons, "
+                    "-linked FROM link_count"
                 ),
-                {"id": batch.id},
-            ).scalar_one()
-            del running  # other batches are refused while this one runs (see _restore_abandoned_bulk)
+                {"b": batch.id},
+            )
+        return bulk
+
+    with engine.begin() as conn:
+        bulk = _decided_once(conn, batch.id, "bulk", decide)
+        if bulk:  # other batches are refused while this one runs (see _restore_abandoned_bulk)
             conn.execute(sa.text(sql("sync_bulk_begin")))
     return bulk
 

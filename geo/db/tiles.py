@@ -216,9 +216,6 @@ def build_tile(conn: Connection, layer: str, z: int, x: int, y: int, plan: int |
     return bytes(data) if data else b""
 
 
-#: gzip level of served tiles (see EncodedTile.encode)
-GZIP_LEVEL = 1
-
 VERSIONS_SQL = sa.text("SELECT layer, version FROM data_version")
 
 
@@ -256,6 +253,10 @@ def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------------------------
 # encoded tiles and the cache
+
+
+#: gzip level of served tiles (see EncodedTile.encode)
+GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,27 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+#: table -> (the function its triggers call, the statements they follow)
 TRIGGERS = {
-    "dwelling": ["building_tile_dwelling_ins", "building_tile_dwelling_upd", "building_tile_dwelling_del",
-                 "building_tile_dwelling_trunc"],
-    "grid_assignment": ["building_tile_assignment_ins", "building_tile_assignment_upd",
-                        "building_tile_assignment_del", "building_tile_assignment_trunc"],
-    "grid_plan": ["building_tile_plan_ins", "building_tile_plan_upd", "building_tile_plan_del",
-                  "building_tile_plan_trunc"],
-}  # fmt: skip
+    "dwelling": ("building_tile_dwelling_rows", ("INSERT", "UPDATE", "DELETE", "TRUNCATE")),
+    "grid_assignment": ("building_tile_assignment_rows", ("INSERT", "UPDATE", "DELETE", "TRUNCATE")),
+    "grid_plan": ("building_tile_plan_rows", ("INSERT", "UPDATE", "DELETE", "TRUNCATE")),
+    "building": ("building_tile_building_rows", ("UPDATE",)),
+}
+#: the transition tables each statement-level trigger sees (TRUNCATE has none)
+TRANSITION = {
+    "INSERT": "REFERENCING NEW TABLE AS new_rows",
+    "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "DELETE": "REFERENCING OLD TABLE AS old_rows",
+    "TRUNCATE": "",
+}
+
+
+def _trigger_name(function: str, event: str) -> str:
+    """building_tile_dwelling_rows, INSERT -> building_tile_dwelling_ins"""
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del", "TRUNCATE": "trunc"}[event]
+    return f"{function.removesuffix('_rows')}_{suffix}"
+
 
 # the building check as migration 0001 made it
 BUILDING_IN_COMMUNITY = """
@@ -53,14 +66,19 @@ CREATE TRIGGER building_in_community_upd AFTER UPDATE ON building
 def upgrade() -> None:
     sql = Path(__file__).with_suffix(".sql").read_text(encoding="utf-8")
     op.get_bind().connection.cursor().execute(sql)
+    for table, (function, events) in TRIGGERS.items():
+        for event in events:
+            op.execute(
+                f"CREATE TRIGGER {_trigger_name(function, event)} AFTER {event} ON {table} {TRANSITION[event]} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+            )
 
 
 def downgrade() -> None:
-    for table, names in TRIGGERS.items():
-        for name in names:
-            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-    for fn in ("building_tile_plan_rows()", "building_tile_assignment_rows()", "building_tile_dwelling_rows()"):
-        op.execute(f"DROP FUNCTION IF EXISTS {fn}")
+    for table, (function, events) in TRIGGERS.items():
+        for event in events:
+            op.execute(f"DROP TRIGGER IF EXISTS {_trigger_name(function, event)} ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS {function}()")
     op.execute("DROP FUNCTION IF EXISTS building_tile_grids(text[])")
     op.execute("DROP FUNCTION IF EXISTS building_tile_households(bigint[])")
     op.get_bind().connection.cursor().execute(BUILDING_IN_COMMUNITY)

@@ -107,40 +107,27 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER building_tile_dwelling_ins AFTER INSERT ON dwelling
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_dwelling_rows();
-CREATE TRIGGER building_tile_dwelling_upd AFTER UPDATE ON dwelling
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_dwelling_rows();
-CREATE TRIGGER building_tile_dwelling_del AFTER DELETE ON dwelling
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_dwelling_rows();
-CREATE TRIGGER building_tile_dwelling_trunc AFTER TRUNCATE ON dwelling
-    FOR EACH STATEMENT EXECUTE FUNCTION building_tile_dwelling_rows();
+-- building: a building moved to another community takes its grid from that community's active plan
+CREATE FUNCTION building_tile_building_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    comms text[];
+BEGIN
+    SELECT array_agg(DISTINCT n.community_code) INTO comms
+    FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.community_code IS DISTINCT FROM o.community_code;
+    IF comms IS NOT NULL THEN
+        PERFORM building_tile_grids(comms);
+    END IF;
+    RETURN NULL;
+END $$;
 
-CREATE TRIGGER building_tile_assignment_ins AFTER INSERT ON grid_assignment
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_assignment_rows();
-CREATE TRIGGER building_tile_assignment_upd AFTER UPDATE ON grid_assignment
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_assignment_rows();
-CREATE TRIGGER building_tile_assignment_del AFTER DELETE ON grid_assignment
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_assignment_rows();
-CREATE TRIGGER building_tile_assignment_trunc AFTER TRUNCATE ON grid_assignment
-    FOR EACH STATEMENT EXECUTE FUNCTION building_tile_assignment_rows();
-
-CREATE TRIGGER building_tile_plan_ins AFTER INSERT ON grid_plan
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_plan_rows();
-CREATE TRIGGER building_tile_plan_upd AFTER UPDATE ON grid_plan
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_plan_rows();
-CREATE TRIGGER building_tile_plan_del AFTER DELETE ON grid_plan
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION building_tile_plan_rows();
-CREATE TRIGGER building_tile_plan_trunc AFTER TRUNCATE ON grid_plan
-    FOR EACH STATEMENT EXECUTE FUNCTION building_tile_plan_rows();
+-- The triggers that call these functions (after INSERT, UPDATE, DELETE and TRUNCATE of dwelling,
+-- grid_assignment and grid_plan; after UPDATE of building) are created by 0004_building_tile.py.
 
 -- building: the inside-its-community check now looks only at rows whose geometry or community
--- changed (updating the tile columns must not re-test every footprint), and a building that moved
--- to another community takes its grid from that community's active plan.
+-- changed (updating the tile columns must not re-test every footprint).
 CREATE OR REPLACE FUNCTION building_in_community() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     bad record;
-    comms text[];
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         SELECT n.ext_id, n.community_code INTO bad
@@ -157,13 +144,6 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION 'building % lies outside community %', bad.ext_id, bad.community_code
             USING ERRCODE = 'check_violation';
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
-        SELECT array_agg(DISTINCT n.community_code) INTO comms
-        FROM changed_rows n JOIN old_rows o ON o.id = n.id WHERE n.community_code IS DISTINCT FROM o.community_code;
-        IF comms IS NOT NULL THEN
-            PERFORM building_tile_grids(comms);
-        END IF;
     END IF;
     RETURN NULL;
 END $$;

@@ -65,6 +65,14 @@ def test_tile_columns_follow_imports_approvals_moves_and_dwellings(db) -> None:
     assert one(db, "SELECT tile_grid FROM building WHERE ext_id = :b", b=b_id)[0] == other
     assert not mismatches(db)
 
+    # a building moved to another community (its boundary unknown here, so the move is allowed)
+    # takes its grid from that community's plans: it has none
+    with db.begin() as conn:
+        conn.execute(sa.text("UPDATE admin_area SET geom = NULL, geom_hash = NULL WHERE code = '150102003002'"))
+        conn.execute(sa.text("UPDATE building SET community_code = '150102003002' WHERE ext_id = :b"), {"b": b_id})
+    assert one(db, "SELECT tile_grid FROM building WHERE ext_id = :b", b=b_id)[0] is None
+    assert not mismatches(db)
+
     # dwellings deleted, moved to another building, added: the counts follow
     with db.begin() as conn:
         a, b = conn.execute(

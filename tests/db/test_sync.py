@@ -537,7 +537,7 @@ def _live_members(pgid: int) -> list[int]:
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = dbsync.proc_stat(int(stat.parent.name))
         except OSError:
             continue
         if int(fields[2]) == pgid and fields[0] != "Z":

@@ -6,7 +6,7 @@
 -- Public tiles (no :plan) read both from the building row (tile_households, tile_grid: kept by the
 -- triggers of migration 0004), so a tile is one index scan of `building`; a planner's tile of a
 -- given plan looks the grid up in that plan per building. One branch runs, the other is cut by
--- its constant condition.
+-- its constant condition (a single SELECT with a CASE measured 15 % slower on busy tiles).
 -- No personal data: nothing from person, and dwellings only as a count.
 SELECT ST_AsMVT(t, 'buildings', 4096, 'geom', 'fid') FILTER (WHERE t.geom IS NOT NULL)
 FROM (
