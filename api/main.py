@@ -22,7 +22,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_recycle=300
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.pool_overflow,
+            pool_timeout=settings.pool_timeout,
+            pool_recycle=1800,
+            warm=True,
         )
         try:
             yield

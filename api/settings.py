@@ -11,5 +11,10 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDMAP_API_", env_file=".env", extra="ignore")
 
     database_url: str | None = None
-    pool_size: int = 8
+    #: database connections each worker keeps open; requests beyond them wait for one
+    #: (``pool_timeout`` seconds, then 503) rather than open and close short-lived connections:
+    #: a new PostgreSQL backend costs ~10 ms to start and load PostGIS, which showed as the tail
+    pool_size: int = 16
+    pool_overflow: int = 0
+    pool_timeout: float = 10
     title: str = "GridMap"

@@ -144,7 +144,7 @@ def main() -> None:
         srv = Server("gridmap", ["--factory", "api.main:create_app"], {"DATABASE_URL": url}, workers, "/health")
         try:
             for name, plist in paths.items():
-                load(srv.base, plist[:50], 2, 2)  # warm-up
+                load(srv.base, plist, CONCURRENCY, 2)  # warm-up: fills the connection pool
                 r = load(srv.base, plist, CONCURRENCY, args.seconds)
                 rows.append((workers, name, r))
                 print(

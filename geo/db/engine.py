@@ -10,9 +10,14 @@ from sqlalchemy.engine import Engine, make_url
 
 from geo.errors import DatabaseUnavailable
 
+#: run on each new connection of a server's engine: loads the PostGIS library into the backend and
+#: its CGCS2000 definition (~10 ms the first time), so that no request pays for it
+WARM_SQL = "SELECT ST_AsGeoJSON(ST_SetSRID(ST_MakePoint(111.7, 40.8), 4490))"
 
-def make_engine(url: str, *, database: str | None = None, **kwargs: object) -> Engine:
-    """Create an engine for ``url`` (optionally another database on the same server)."""
+
+def make_engine(url: str, *, database: str | None = None, warm: bool = False, **kwargs: object) -> Engine:
+    """Create an engine for ``url`` (optionally another database on the same server); ``warm``
+    prepares each new connection for the API's queries (:data:`WARM_SQL`)."""
     u = make_url(url)
     if database is not None:
         u = u.set(database=database)
@@ -20,7 +25,16 @@ def make_engine(url: str, *, database: str | None = None, **kwargs: object) -> E
     connect_args = dict(kwargs.pop("connect_args", {}) or {})  # type: ignore[call-overload]
     connect_args.setdefault("connect_timeout", 5)
     connect_args.setdefault("application_name", "gridmap")
-    return sa.create_engine(u, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
+    engine = sa.create_engine(u, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
+    if warm:
+
+        @sa.event.listens_for(engine, "connect")
+        def _warm(dbapi_conn: object, _record: object) -> None:
+            with dbapi_conn.cursor() as cur:  # type: ignore[attr-defined]
+                cur.execute(WARM_SQL)
+            dbapi_conn.rollback()  # type: ignore[attr-defined]
+
+    return engine
 
 
 def describe(url: str) -> str:

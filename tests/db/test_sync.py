@@ -803,7 +803,7 @@ def _person_ddl(engine) -> tuple:
             sorted(
                 conn.execute(
                     sa.text(
-                        "SELECT indexname FROM pg_indexes WHERE tablename = 'person' "
+                        "SELECT indexdef FROM pg_indexes WHERE tablename = 'person' "
                         "AND indexname IN ('person_name_idx', 'person_dwelling_idx')"
                     )
                 ).scalars()

@@ -1,6 +1,7 @@
 -- A grid of a plan (the active one unless :plan is given): boundary and figures.
 -- Dwellings are reached building by building through dwelling_place_idx (building_id first), so
--- the cost follows the grid's size, not the city's; each set is counted in one pass.
+-- the cost follows the grid's size, not the city's; each set is counted in one pass. Residents
+-- come from index-only scans of person_dwelling_idx (migration 0005 includes the columns counted).
 WITH g AS (
     SELECT gr.*, p.status AS plan_status FROM grid gr JOIN grid_plan p ON p.id = gr.plan_id
     WHERE gr.code = :code
@@ -22,7 +23,8 @@ SELECT g.code, g.name, g.kind, g.community_code, ar.name AS community, g.plan_id
        (SELECT count(DISTINCT building_id) FROM a) AS buildings,
        dd.dwellings, dd.households, pp.occupied_dwellings, pp.residents, pp.floating_residents,
        (SELECT coalesce(json_object_agg(tag, n ORDER BY tag), '{}')
-        FROM (SELECT t AS tag, count(*) AS n FROM pe, unnest(pe.care_tags) t GROUP BY t) tags) AS care_groups,
+        FROM (SELECT t AS tag, count(*) AS n FROM pe, unnest(pe.care_tags) t
+              WHERE pe.care_tags <> CAST('{}' AS text[]) GROUP BY t) tags) AS care_groups,
        (SELECT json_build_object('name', w.name, 'phone', w.phone) FROM grid_worker w
         WHERE w.grid_code = g.code AND w.active ORDER BY w.role = 'worker' DESC, w.id LIMIT 1) AS worker,
        CASE WHEN dd.dwellings > 0 THEN round(pp.occupied_dwellings::numeric / dd.dwellings, 4) END AS occupancy

@@ -11,7 +11,8 @@ BEGIN
             FOREIGN KEY (dwelling_id) REFERENCES dwelling (id) ON DELETE SET NULL;
     END IF;
 END $$;
-CREATE INDEX IF NOT EXISTS person_dwelling_idx ON person (dwelling_id);
+-- the same definition as migration 0005 (index-only scans for the grid figures)
+CREATE INDEX IF NOT EXISTS person_dwelling_idx ON person (dwelling_id) INCLUDE (status, residence_type, care_tags);
 CREATE INDEX IF NOT EXISTS person_name_idx ON person (name);
 SELECT link_count_rebuild();
 ALTER TABLE person ENABLE TRIGGER person_link_count_ins;
