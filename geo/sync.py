@@ -1060,14 +1060,23 @@ def _stage(
     address = np.asarray(cols["address"], dtype=object)
     is_up = op == "upsert"
     distinct = {a for a in address[is_up] if a}
+    mcols: dict[str, tuple] = {}
     if index.complete or index.loader is None:  # type: ignore[attr-defined]
-        matches = {a: index.match(a) for a in distinct}  # type: ignore[attr-defined]
+        # the registry's standard address as it is (most records): the row straight away, as
+        # index.match would give it; everything else through the matcher
+        exact = index.exact or {}  # type: ignore[attr-defined]
+        matches = {}
+        for a in distinct:
+            d = exact.get(a)
+            if d is not None and d > 0:
+                mcols[a] = ("exact", d, 1.0, None, None, None, None)
+            else:
+                matches[a] = index.match(a)  # type: ignore[attr-defined]
     else:  # load the dwellings of the buildings these addresses name, then match
         parsed = {a: index.parse(a) for a in distinct}  # type: ignore[attr-defined]
         index.ensure(parsed.values())  # type: ignore[attr-defined]
         matches = {a: index.match_parsed(p) for a, p in parsed.items()}  # type: ignore[attr-defined]
     crash_point(chunk, "prepare")  # test hook: matched, not yet hashed and encrypted
-    mcols: dict[str, tuple] = {}
     for a, m in matches.items():
         cands = m.candidates if not m.linked else []
         mcols[a] = (

@@ -269,6 +269,26 @@ _PERSON_COPY = (
 )  # fmt: skip
 
 
+_HEX_VALUE = np.zeros(256, np.uint8)
+_HEX_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_NIBBLE_SHIFT = np.arange(60, -4, -4, dtype=np.uint64)
+
+
+def _reserve_ids(cur: object, k: int) -> pa.Array:
+    """``k`` new person ids from the sequence. Usually they are one run of numbers (nothing else
+    took an id meanwhile), and only that run's ends come back; otherwise every id is fetched."""
+    cur.execute(  # type: ignore[attr-defined]
+        "SELECT min(n), max(n) FROM (SELECT nextval('person_id_seq') AS n FROM generate_series(1, %s)) s", (k,)
+    )
+    lo, hi = cur.fetchone()  # type: ignore[attr-defined]
+    if hi - lo + 1 == k:
+        return pa.array(np.arange(lo, hi + 1, dtype=np.int64))
+    cur.execute(  # type: ignore[attr-defined]
+        "SELECT nextval('person_id_seq') FROM generate_series(1, %s)", (k,)
+    )
+    return pa.array([r[0] for r in cur.fetchall()], pa.int64())  # type: ignore[attr-defined]
+
+
 class KnownHashes:
     """Bulk mode: the keyed hashes that may be stored (persons and tombstones when the batch
     started, and every hash the batch has staged since), as 64-bit prefixes. A hash not in the
@@ -284,8 +304,16 @@ class KnownHashes:
         self.prefixes.update(int.from_bytes(bytes(r[0]), "big") for r in cur.fetchall())
 
     @staticmethod
-    def prefix(hexes: np.ndarray) -> list[int]:
-        return [int(h[2:18], 16) for h in hexes]
+    def prefix(hexes: pa.Array | pa.ChunkedArray) -> list[int]:
+        """The first 8 bytes of each ``\\x…`` hex hash as an int, decoded column-wise."""
+        if not len(hexes):
+            return []
+        digits = pc.utf8_slice_codeunits(hexes, 2, 18)
+        if isinstance(digits, pa.ChunkedArray):
+            digits = digits.combine_chunks()
+        raw = np.frombuffer(digits.buffers()[2], np.uint8, 16 * len(digits), 16 * digits.offset)
+        nibbles = _HEX_VALUE[raw].reshape(-1, 16).astype(np.uint64)
+        return (nibbles << _NIBBLE_SHIFT).sum(axis=1, dtype=np.uint64).tolist()
 
 
 def _insert_new_persons(
@@ -302,7 +330,7 @@ def _insert_new_persons(
     up = pc.equal(stage.column("op"), "upsert").to_numpy(zero_copy_only=False)
     cand = (rnd == 1) & up
     hexes = stage.column("id_hash").to_numpy(zero_copy_only=False)
-    prefixes = KnownHashes.prefix(hexes) if known is not None else []
+    prefixes = KnownHashes.prefix(stage.column("id_hash")) if known is not None else []
     if not cand.any():
         direct = cand
     elif known is not None:
@@ -324,10 +352,10 @@ def _insert_new_persons(
     if not k:
         return stage
     new = stage.filter(pa.array(direct))
-    cur.execute(  # type: ignore[attr-defined]
-        "SELECT nextval('person_id_seq') FROM generate_series(1, %s)", (k,)
-    )
-    ids = pa.array([r[0] for r in cur.fetchall()], pa.int64())  # type: ignore[attr-defined]
+    # in keyed-hash order: the inserts into the unique id_hash index then walk its pages in order
+    # (about 2.4 s less PostgreSQL time per million persons than in file order)
+    new = new.take(pc.sort_indices(new.column("id_hash")))
+    ids = _reserve_ids(cur, k)
     linked = pc.is_valid(new.column("dwelling_id"))
     since = pc.if_else(
         linked,
@@ -843,16 +871,38 @@ def _restore_abandoned_bulk(engine: Engine, me: uuid.UUID) -> None:
                 raise Conflict(f"a bulk full load (batch {other}) is running; send this batch when it is done")
             with engine.begin() as conn:
                 conn.execute(sa.text(sql("sync_bulk_end")))
+                conn.execute(sa.text("SELECT link_count_rebuild()"))
             lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(other)})
             lock.commit()
         finally:
             lock.close()
 
 
+def _bulk_end(engine: Engine, conn: Connection) -> None:
+    """Leave bulk mode in ``conn``'s transaction, the link counts recounted on a second connection
+    meanwhile (the recount and the key check + index builds each take a core for seconds).
+
+    Writers of ``person`` wait from the first statement until ``conn`` commits, so the recount,
+    whose snapshot is taken after that, sees the final rows; unless the key check had to clear
+    links to deleted dwellings, which the recount may not see: then it runs again here."""
+    conn.execute(sa.text("LOCK TABLE person IN SHARE MODE"))
+    with cf.ThreadPoolExecutor(1) as ex:
+        recount = ex.submit(_recount_links, engine)
+        conn.execute(sa.text(sql("sync_bulk_end")))
+        recount.result()
+    if conn.execute(sa.text("SELECT current_setting('gridmap.bulk_cleared', true)")).scalar() == "yes":
+        conn.execute(sa.text("SELECT link_count_rebuild()"))
+
+
+def _recount_links(engine: Engine) -> None:
+    with engine.begin() as other:
+        other.execute(sa.text("SELECT link_count_rebuild()"))
+
+
 def _finish(engine: Engine, batch_id: uuid.UUID, *, bulk: bool = False) -> None:
     with engine.begin() as conn:
         if bulk:
-            conn.execute(sa.text(sql("sync_bulk_end")))
+            _bulk_end(engine, conn)
             conn.execute(
                 sa.text(
                     """

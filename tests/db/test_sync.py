@@ -863,6 +863,39 @@ def test_an_abandoned_bulk_load_is_undone_by_the_next_batch(sdb, persons, keys, 
     )
 
 
+def test_a_dwelling_deleted_during_a_bulk_load_leaves_no_dangling_link(
+    sdb, persons, keys, tmp_path, monkeypatch
+) -> None:
+    """Bulk mode drops the dwelling foreign key; a dwelling deleted meanwhile (its residents
+    still point at it) is found when the key is added back: those links are cleared, the key
+    holds again and the link counts agree."""
+    normal_ddl = _person_ddl(sdb)
+    monkeypatch.setattr(dbsync, "BULK_MIN_RECORDS", 100)
+    rows = persons.head(1500).to_dict("records")
+    full = write(tmp_path, [record(r) for r in rows], kind="full", name="full.ndjson")
+    push(sdb, full, keys, chunk_size=500, stop_after=1)
+    assert _person_ddl(sdb) != normal_ddl  # bulk mode: no foreign key now
+    gone = scalar(sdb, "SELECT dwelling_id FROM person WHERE dwelling_id IS NOT NULL ORDER BY id LIMIT 1")
+    residents = scalar(sdb, "SELECT count(*) FROM person WHERE dwelling_id = :d", d=gone)
+    assert residents >= 1
+    with sdb.begin() as conn:
+        conn.execute(sa.text("DELETE FROM dwelling WHERE id = :d"), {"d": gone})
+    rep = push(sdb, full, keys, chunk_size=500)
+    assert rep["status"] == "done" and _person_ddl(sdb) == normal_ddl
+    assert scalar(sdb, "SELECT count(*) FROM person WHERE dwelling_id = :d", d=gone) == 0
+    assert (
+        scalar(
+            sdb,
+            "SELECT count(*) FROM person p WHERE p.dwelling_id IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM dwelling d WHERE d.id = p.dwelling_id)",
+        )
+        == 0
+    )
+    assert scalar(sdb, "SELECT sum(linked) FROM link_count") == scalar(
+        sdb, "SELECT count(*) FROM person WHERE status = 'active' AND dwelling_id IS NOT NULL"
+    )
+
+
 def test_a_stale_bulk_hash_set_only_costs_a_retry(sdb, persons, keys, tmp_path) -> None:
     """A person the bulk-mode hash set does not know (another writer inserted it) makes the
     direct COPY fail on the unique key; the chunk is retried with an existence query."""
