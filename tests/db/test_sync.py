@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -729,10 +730,52 @@ def test_chunks_are_the_same_when_resumed(tmp_path) -> None:
         fh.write("\n\n" + '{"version": 99, "id_number": "150102199003071237", "name": "末"}')  # no final newline
     h = sync.read_header(p)
     chunks = list(sync.iter_chunks(p, h, chunk_size=7))
-    assert [(c.index, c.first_no, len(c.lines)) for c in chunks] == [(0, 1, 7), (1, 8, 7), (2, 15, 7), (3, 22, 5)]
+    assert [(c.index, c.first_no, len(c.split())) for c in chunks] == [(0, 1, 7), (1, 8, 7), (2, 15, 7), (3, 22, 5)]
     resumed = list(sync.iter_chunks(p, h, chunk_size=7, start_offset=chunks[1].end, start_no=15))
-    assert [(c.index, c.first_no, c.lines) for c in resumed] == [(c.index, c.first_no, c.lines) for c in chunks[2:]]
+    assert [(c.index, c.first_no, c.split()) for c in resumed] == [(c.index, c.first_no, c.lines) for c in chunks[2:]]
     assert chunks[-1].lines[-1].endswith('末"}'.encode())
+
+
+def _reference_chunks(data: bytes, offset: int, chunk_size: int) -> list[tuple[int, list[bytes], int]]:
+    """Chunks cut line by line: (first record number, lines, byte offset past the last line)."""
+    out, lines, first, no, pos = [], [], 1, 1, offset
+    parts = data[offset:].split(b"\n")
+    if parts[-1] == b"":  # after the last newline: nothing
+        parts.pop()
+    for raw in parts:
+        pos += len(raw) + 1
+        if not raw.rstrip(b"\r").strip():
+            continue
+        lines.append(raw.rstrip(b"\r"))
+        no += 1
+        if len(lines) == chunk_size:
+            out.append((first, lines, pos))
+            lines, first = [], no
+    if lines:
+        out.append((first, lines, pos))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_chunks_cut_in_blocks_match_a_line_by_line_cut(tmp_path, seed) -> None:
+    """Whatever the block size and the odd lines (blank, white space only, CRLF, no final
+    newline), the chunks are those of a plain line-by-line cut: same lines, numbers and ends."""
+    rng = random.Random(seed)
+    recs = [{"version": i, "id_number": "150102199003071237", "name": "王" * rng.randint(1, 9)} for i in range(300)]
+    p = sync.write_batch(tmp_path / "b.ndjson", recs, batch_id=uuid.uuid4())
+    h = sync.read_header(p)
+    body = p.read_bytes()[h.data_offset :].split(b"\n")
+    odd = [b"", b"   ", b"\t", b"\r"]
+    for _ in range(rng.choice([0, 0, 5, 40])):  # some batches have no odd line at all
+        body.insert(rng.randrange(len(body)), rng.choice(odd))
+    if rng.random() < 0.3:
+        body = [ln + b"\r" if ln and rng.random() < 0.5 else ln for ln in body]
+    data = p.read_bytes()[: h.data_offset] + b"\n".join(body).rstrip(b"\n") + rng.choice([b"", b"\n", b"\n\n"])
+    p.write_bytes(data)
+    size = rng.choice([7, 50, 300])
+    block = rng.choice([64, 1000, 1 << 20])
+    got = [(c.first_no, c.split(), c.end) for c in sync.iter_chunks(p, h, chunk_size=size, block=block)]
+    assert got == _reference_chunks(data, h.data_offset, size)
 
 
 def test_the_fast_path_and_record_by_record_validation_agree(persons, keys, monkeypatch) -> None:
