@@ -884,15 +884,14 @@ def _bulk_end(engine: Engine, conn: Connection) -> None:
     meanwhile (the recount and the key check + index builds each take a core for seconds).
 
     Writers of ``person`` wait from the first statement until ``conn`` commits, so the recount,
-    whose snapshot is taken after that, sees the final rows; unless the key check had to clear
-    links to deleted dwellings, which the recount may not see: then it runs again here."""
+    whose snapshot is taken after that, sees the final rows. (The key check may clear links to
+    dwellings deleted meanwhile, which the recount does not see; it counts such a link as
+    unlinked all the same, since it finds no dwelling for it.)"""
     conn.execute(sa.text("LOCK TABLE person IN SHARE MODE"))
     with cf.ThreadPoolExecutor(1) as ex:
         recount = ex.submit(_recount_links, engine)
         conn.execute(sa.text(sql("sync_bulk_end")))
         recount.result()
-    if conn.execute(sa.text("SELECT current_setting('gridmap.bulk_cleared', true)")).scalar() == "yes":
-        conn.execute(sa.text("SELECT link_count_rebuild()"))
 
 
 def _recount_links(engine: Engine) -> None:

@@ -934,9 +934,12 @@ def test_a_dwelling_deleted_during_a_bulk_load_leaves_no_dangling_link(
         )
         == 0
     )
-    assert scalar(sdb, "SELECT sum(linked) FROM link_count") == scalar(
-        sdb, "SELECT count(*) FROM person WHERE status = 'active' AND dwelling_id IS NOT NULL"
-    )
+    linked = scalar(sdb, "SELECT count(*) FROM person WHERE status = 'active' AND dwelling_id IS NOT NULL")
+    assert scalar(sdb, "SELECT sum(linked) FROM link_count") == linked
+    # the batch's link rates: nobody before, the recounted links after (the delta was corrected)
+    rates = rep["link_rate"]["all"]
+    assert (rates["before"]["persons"], rates["before"]["linked"], rates["after"]["persons"]) == (0, 0, 1500)
+    assert rates["after"]["linked"] == linked
 
 
 def test_a_stale_bulk_hash_set_only_costs_a_retry(sdb, persons, keys, tmp_path) -> None:

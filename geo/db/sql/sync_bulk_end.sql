@@ -3,8 +3,7 @@
 -- Idempotent. The caller recounts link_count (link_count_rebuild(), in the same transaction or,
 -- geo.db.sync._finish, beside it on another connection while this transaction blocks writers).
 -- (The key is added first; only when its check fails, because a dwelling went away meanwhile,
--- are such links cleared, gridmap.bulk_cleared set, and the key added again: the clearing scan
--- costs as much as the check.)
+-- are such links cleared and the key added again: the clearing scan costs as much as the check.)
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'person_dwelling_id_fkey'
@@ -15,7 +14,6 @@ BEGIN
         EXCEPTION WHEN foreign_key_violation THEN
             UPDATE person p SET dwelling_id = NULL
             WHERE p.dwelling_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dwelling d WHERE d.id = p.dwelling_id);
-            PERFORM set_config('gridmap.bulk_cleared', 'yes', true);
             ALTER TABLE person ADD CONSTRAINT person_dwelling_id_fkey
                 FOREIGN KEY (dwelling_id) REFERENCES dwelling (id) ON DELETE SET NULL;
         END;
