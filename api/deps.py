@@ -22,8 +22,9 @@ def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connect
 
 @contextmanager
 def single_read(engine: Engine) -> Iterator[Connection]:
-    """A connection for one read-only statement, in autocommit: no BEGIN and COMMIT round trips.
-    Used inside the hottest endpoints' bodies (no dependency generator: one thread hop less)."""
+    """A connection for reads that need no common snapshot (each statement sees the latest
+    commits), in autocommit: no BEGIN and COMMIT round trips. Used inside the hottest endpoints'
+    bodies (point lookup, grid figures, tiles): no dependency generator, so one thread hop less."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         yield conn
 

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Connection
 
-from api.deps import EngineDep
+from api.deps import EngineDep, single_read
 from api.routes import styles
 from geo.db import tiles
 from geo.errors import NotFound
@@ -200,8 +200,7 @@ async def get_tile(request: Request, layer: str, z: Int, x: Int, y: Int, plan: P
 def _tile_from_database(request: Request, spec: tiles.Layer, z: int, x: int, y: int, plan: int | None) -> Response:
     """Check the plan, read the data versions, then answer from the cache or build the tile."""
     state = tile_state(request)
-    engine = request.app.state.engine
-    with engine.connect() as conn:
+    with single_read(request.app.state.engine) as conn:
         plan_id = select_plan(conn, request, spec, plan)
         cache_control = f"public, max-age={state.settings.max_age}" if plan_id is None else "private, no-cache"
         if z < spec.minzoom:
