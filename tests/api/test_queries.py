@@ -62,6 +62,7 @@ def test_grid_figures_match_the_database(world) -> None:
     )
     assert (body["dwellings"], body["residents"]) == (expected.dwellings, expected.residents)
     assert body["name"].startswith("新华社区第") and body["boundary"]["type"] == "MultiPolygon"
+    assert "crs" not in body["boundary"]  # RFC 7946: coordinates are lon/lat, no crs member
     assert sum(body["care_groups"].values()) >= 0 and "id_number" not in str(body)
     assert world["client"].get("/grids/150102003001999").status_code == 404
     assert world["client"].get("/grids/12345").status_code == 422

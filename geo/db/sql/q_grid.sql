@@ -19,7 +19,7 @@ WITH g AS (
     WHERE p.status = 'active'
 )
 SELECT g.code, g.name, g.kind, g.community_code, ar.name AS community, g.plan_id, g.plan_status,
-       ST_AsGeoJSON(g.geom, 7)::json AS boundary,
+       ST_AsGeoJSON(g.geom, 7, 0)::json AS boundary,  -- RFC 7946: no crs member (CGCS2000 ≈ WGS 84)
        (SELECT count(DISTINCT building_id) FROM a) AS buildings,
        dd.dwellings, dd.households, pp.occupied_dwellings, pp.residents, pp.floating_residents,
        (SELECT coalesce(json_object_agg(tag, n ORDER BY tag), '{}')
