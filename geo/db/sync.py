@@ -666,7 +666,6 @@ def push(
     header = sync.read_header(p)
     sync.crash_points()  # a malformed crash test hook fails before anything is written
     size = p.stat().st_size
-    sha = file_sha256(p)
     keys = keys or get_person_keys()
     today = today or dt.date.today()
     lock = engine.connect()
@@ -675,6 +674,10 @@ def push(
         lock.commit()
         if not got:
             raise Conflict(f"batch {header.batch_id} is being applied by another process")
+        with cf.ThreadPoolExecutor(1) as ex:  # hashing the file releases the GIL
+            hashing = ex.submit(file_sha256, p)
+            preloaded = _preload_index(engine, header, size, workers, full_index, progress)
+            sha = hashing.result()
         batch = register_batch(engine, header, sha256=sha, size=size, chunk_size=chunk_size)
         _restore_abandoned_bulk(engine, batch.id)
         if batch.status == "done":
@@ -689,7 +692,7 @@ def push(
                 {"id": batch.id},
             )
         try:
-            _run(engine, p, header, batch, keys, progress, workers, today, full_index, stop_after)
+            _run(engine, p, header, batch, keys, progress, workers, today, full_index, stop_after, preloaded)
         except BaseException as exc:
             with engine.begin() as conn:
                 conn.execute(
@@ -717,6 +720,7 @@ def _run(
     today: dt.date,
     full_index: bool | None,
     stop_after: int | None,
+    preloaded: DwellingIndex | None = None,
 ) -> None:
     size = path.stat().st_size
     # by the whole batch's size, not what is left of it (a resumed run is no smaller a batch)
@@ -732,10 +736,13 @@ def _run(
         workers = 0  # begun with dwellings loaded as needed, resumed so: the same matches
     bulk = _bulk_begin(engine, batch, header, path)
     progress(batch.checkpoint, None, "loading the dwelling index")
-    t0 = time.perf_counter()
-    with engine.connect() as conn:
-        index = load_index(conn, complete=complete)
-    PHASES["index"] += time.perf_counter() - t0
+    if preloaded is not None and complete:
+        index = preloaded
+    else:
+        t0 = time.perf_counter()
+        with engine.connect() as conn:
+            index = load_index(conn, complete=complete)
+        PHASES["index"] += time.perf_counter() - t0
     if not complete:
         index.loader = _lazy_loader(engine)
         index.key_loader = _key_loader(engine)
@@ -782,6 +789,31 @@ def _run(
     _finish(engine, batch.id, bulk=bulk)
     PHASES["finish"] += time.perf_counter() - t0
     progress(done, done, "done")
+
+
+def _preload_index(
+    engine: Engine,
+    header: sync.BatchHeader,
+    size: int,
+    workers: int | None,
+    full_index: bool | None,
+    progress: Progress,
+) -> DwellingIndex | None:
+    """The complete dwelling index, loaded while the file is hashed, when :func:`_run` will most
+    likely want it (a large batch, or worker processes asked for) and the batch is not done yet;
+    ``_run`` drops it when the batch was begun with dwellings loaded as needed."""
+    big = size - header.data_offset > FULL_INDEX_BYTES
+    if not (full_index if full_index is not None else (big or bool(workers))):
+        return None
+    with engine.connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM sync_batch WHERE id = :id"), {"id": header.batch_id}).scalar()
+        if status == "done":
+            return None
+        progress(0, None, "loading the dwelling index")
+        t0 = time.perf_counter()
+        index = load_index(conn, complete=True)
+    PHASES["index"] += time.perf_counter() - t0
+    return index
 
 
 def _estimate_records(path: Path, header: sync.BatchHeader) -> int:
