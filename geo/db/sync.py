@@ -329,7 +329,6 @@ def _insert_new_persons(
     rnd = stage.column("rnd").to_numpy()
     up = pc.equal(stage.column("op"), "upsert").to_numpy(zero_copy_only=False)
     cand = (rnd == 1) & up
-    hexes = stage.column("id_hash").to_numpy(zero_copy_only=False)
     prefixes = KnownHashes.prefix(stage.column("id_hash")) if known is not None else None
     if not cand.any():
         direct = cand
@@ -337,6 +336,7 @@ def _insert_new_persons(
         seen = known.prefixes  # type: ignore[union-attr]
         direct = cand & np.fromiter((p not in seen for p in prefixes.tolist()), bool, len(prefixes))
     else:
+        hexes = stage.column("id_hash").to_numpy(zero_copy_only=False)
         cur.execute(  # type: ignore[attr-defined]
             "SELECT p.id_hash FROM unnest(string_to_array(%(h)s, ',')) AS h(x) "
             "JOIN person p ON p.id_hash = decode(h.x, 'hex') "
