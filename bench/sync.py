@@ -25,6 +25,7 @@ import io
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -68,6 +69,24 @@ PERSON_COLUMNS = [
     "dwelling_id",
     "address",
 ]
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this process, of its finished children (the worker processes) and of
+    the PostgreSQL server's processes, exited backends included (read from /proc: Linux)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    pg = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            # utime, stime, and (the postmaster's) cutime, cstime of backends that have exited
+            pg += sum(int(x) for x in fields[11:15]) / tick
+    return {"main": me.ru_utime + me.ru_stime, "workers": kids.ru_utime + kids.ru_stime, "postgres": pg}
 
 
 def say(msg: str) -> None:
@@ -378,6 +397,7 @@ def main() -> None:
 
         dbsync.PHASES.clear()
         load_before = os.getloadavg()[0]
+        cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         rep = dbsync.push(
             engine,
@@ -388,6 +408,7 @@ def main() -> None:
             progress=lambda d, t, m: say(f"  {m}") if d % 500_000 < args.chunk_size else None,
         )
         full_s = time.perf_counter() - t0
+        cpu = {k: v - cpu0[k] for k, v in cpu_seconds().items()}
         full_phases = dict(dbsync.PHASES)
         load_after = os.getloadavg()[0]
         say(f"full load: {full_s:.1f} s, {len(persons) / full_s:,.0f} records/s; {full_phases}")
@@ -461,6 +482,9 @@ batch answered from the batch table (status `{again["status"]}`).
 
 Time of the full load by phase (main process): {phases}. "wait" is the time the merge waited for
 worker processes to prepare chunks; "direct" the COPY of new persons straight into `person`.
+CPU time of the full load: main process {cpu["main"]:.0f} s, worker processes {cpu["workers"]:.0f} s,
+PostgreSQL {cpu["postgres"]:.0f} s; {sum(cpu.values()):.0f} s in all over {full_s:.0f} s on
+{os.cpu_count()} cores ({sum(cpu.values()) / full_s / (os.cpu_count() or 1) * 100:.0f}% busy): the load is bound by CPU.
 
 **Messy-address test set** ({len(messy):,} addresses built from random dwellings, matched part by
 part — the registry's standard strings are not used). Of the well-formed variants (every row but
