@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
@@ -30,8 +31,11 @@ def make_engine(url: str, *, database: str | None = None, warm: bool = False, **
 
         @sa.event.listens_for(engine, "connect")
         def _warm(dbapi_conn: object, _record: object) -> None:
-            with dbapi_conn.cursor() as cur:  # type: ignore[attr-defined]
-                cur.execute(WARM_SQL)
+            try:
+                with dbapi_conn.cursor() as cur:  # type: ignore[attr-defined]
+                    cur.execute(WARM_SQL)
+            except psycopg2.Error:
+                pass  # no PostGIS yet (a database not migrated): the request will say what is wrong
             dbapi_conn.rollback()  # type: ignore[attr-defined]
 
     return engine

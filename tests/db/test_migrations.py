@@ -66,6 +66,24 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_db) -> None:
     assert tables(empty_db) == created
 
 
+def test_the_api_on_a_database_not_migrated_yet_says_so_then_serves(empty_db) -> None:
+    """The API's connections are warmed for PostGIS when they open; without PostGIS (a database
+    not migrated yet) they still open, /health says the database is not ready, and once it is
+    migrated the same app serves (no restart)."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import ApiSettings
+
+    url = empty_db.url.render_as_string(hide_password=False)
+    with TestClient(create_app(ApiSettings(database_url=url))) as client:
+        r = client.get("/health")
+        assert r.status_code == 503 and r.json()["database"]["ok"] is False, r.json()
+        migrate.upgrade(empty_db)
+        r = client.get("/health")
+        assert r.status_code == 200 and r.json()["database"]["schema"] == migrate.current(empty_db)
+
+
 def test_constraints_hold(db) -> None:
     with db.connect() as conn:
         with pytest.raises(sa.exc.IntegrityError, match="code"):
