@@ -205,7 +205,11 @@ def _tile_from_database(request: Request, spec: tiles.Layer, z: int, x: int, y: 
         cache_control = f"public, max-age={state.settings.max_age}" if plan_id is None else "private, no-cache"
         if z < spec.minzoom:
             return tile_response(request, EMPTY, cache_control, "skip")
-        versions = tiles.version_key(spec.name, state.read_versions(conn), plan_id)
+        # public tiles: the versions read within version_ttl, as the cache-hit path uses them (a
+        # tile built meanwhile from newer rows is stored under the older key, so it is rebuilt once
+        # the new versions are read); plan tiles read them every time (drafts are never stale)
+        recent = state.recent_versions() if plan_id is None else None
+        versions = tiles.version_key(spec.name, recent or state.read_versions(conn), plan_id)
         key = (spec.name, plan_id, z, x, y)
         tile = state.cache.get(key, versions)
         if tile is not None:
