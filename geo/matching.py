@@ -163,6 +163,8 @@ class DwellingIndex:
         self.loader: Callable[[list[int]], pd.DataFrame] | None = None
         #: dwellings by (building, unit, room) keys, for small batches
         self.key_loader: Callable[[list[tuple[int, int, str]]], object] | None = None
+        #: dwellings by standard address (address → id, -1 when shared), for small batches
+        self.exact_loader: Callable[[list[str]], dict[str, int]] | None = None
         self.parent: dict[str, str | None] = {}
         self.level_of: dict[str, str] = {}
         self.codes_by_name: dict[str, dict[str, set[str]]] = {

@@ -45,6 +45,7 @@ import pyarrow.json as pajson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from geo import ids
+from geo.address import normalize
 from geo.errors import InvalidInput
 
 try:  # about three times faster; optional
@@ -1132,6 +1133,18 @@ def _stage(
             else:
                 matches[a] = index.match(a)  # type: ignore[attr-defined]
     else:  # load the dwellings of the buildings these addresses name, then match
+        if index.exact_loader is not None:  # type: ignore[attr-defined]
+            # standard addresses (as they are, or normalised) looked up first, as the complete
+            # index has them: neither parsed nor their buildings loaded
+            norm = {a: normalize(a) for a in distinct}
+            found = index.exact_loader(sorted(set(distinct) | set(norm.values())))  # type: ignore[attr-defined]
+            for a in distinct:
+                d = found.get(a)
+                if d is None:
+                    d = found.get(norm[a])
+                if d is not None and d > 0:
+                    mcols[a] = ("exact", d, 1.0, None, None, None, None)
+            distinct = {a for a in distinct if a not in mcols}
         parsed = {a: index.parse(a) for a in distinct}  # type: ignore[attr-defined]
         index.ensure(parsed.values())  # type: ignore[attr-defined]
         matches = {a: index.match_parsed(p) for a, p in parsed.items()}  # type: ignore[attr-defined]

@@ -171,6 +171,25 @@ def _key_loader(engine: Engine) -> Callable[[list[tuple[int, int, str]]], pa.Tab
     return load
 
 
+def _exact_loader(engine: Engine) -> Callable[[list[str]], dict[str, int]]:
+    """Dwellings by their standard address (dwelling_address_idx): address → id, or -1 when two
+    dwellings share it (as the complete index has them)."""
+
+    def load(addresses: list[str]) -> dict[str, int]:
+        if not addresses:
+            return {}
+        with engine.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cur.execute(
+                "SELECT d.address, CASE WHEN count(*) = 1 THEN min(d.id) ELSE -1 END "
+                "FROM dwelling d WHERE d.address = ANY (%s) GROUP BY d.address",
+                (addresses,),
+            )
+            return {a: int(d) for a, d in cur.fetchall()}
+
+    return load
+
+
 # -- batches ------------------------------------------------------------------------------------
 @dataclass
 class BatchRow:
@@ -746,6 +765,7 @@ def _run(
     if not complete:
         index.loader = _lazy_loader(engine)
         index.key_loader = _key_loader(engine)
+        index.exact_loader = _exact_loader(engine)
     ctx = sync.Context(header, sync.Encoder(keys), index, today)
     known = None
     if bulk:

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
 
@@ -721,6 +722,40 @@ def test_crash_points_of_the_test_hook(monkeypatch) -> None:
     monkeypatch.setenv(sync.CRASH_ENV, "2:merged")
     sync.crash_point(1, "merged")  # not this chunk: nothing happens
     sync.crash_point(2, "staged")
+
+
+def test_a_small_batch_matches_as_the_complete_index_does(sdb, persons, keys, tmp_path) -> None:
+    """A small batch (dwellings loaded as needed) looks standard addresses up first, as they are
+    or normalised; it links every person as a large one (the complete index) does, with the same
+    match statuses and the same address places, and loads no building for a standard address."""
+    rows = persons.head(400).to_dict("records")
+    path = write(tmp_path, [record(r) for r in rows], name="small.ndjson")
+
+    def run(full_index: bool) -> tuple[list, dict]:
+        with sdb.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE"))
+        rep = push(sdb, path, keys, full_index=full_index)
+        with sdb.connect() as conn:
+            people = conn.execute(
+                sa.text("SELECT id_hash, dwelling_id, addr_community, addr_building FROM person ORDER BY id_hash")
+            ).all()
+        return people, rep["matching"]
+
+    complete, lazy = run(True), run(False)
+    assert lazy == complete
+    assert complete[1].get("exact", 0) > 200  # most addresses are the registry's own strings
+    # standard addresses load no building
+    header = sync.read_header(path)
+    with sdb.connect() as conn:
+        index = dbsync.load_index(conn, complete=False)
+    index.loader = dbsync._lazy_loader(sdb)
+    index.key_loader = dbsync._key_loader(sdb)
+    index.exact_loader = dbsync._exact_loader(sdb)
+    (chunk,) = sync.iter_chunks(path, header, chunk_size=1000)
+    prep = sync.prepare_chunk(sync.Context(header, sync.Encoder(keys), index, TODAY), chunk)
+    exact = int(pc.sum(pc.equal(prep.stage.column("match_status"), "exact")).as_py())
+    assert exact == complete[1]["exact"]
+    assert len(index.loaded) < len({r["dwelling_id"] for r in rows})
 
 
 def test_chunks_are_the_same_when_resumed(tmp_path) -> None:
