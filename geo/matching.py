@@ -384,13 +384,31 @@ class DwellingIndex:
     def match(self, raw: str | None) -> MatchResult:
         """Match one address: the registry's standard address as it is (or normalised), else
         parsed and matched part by part."""
-        if raw and self.exact:
-            d = self.exact.get(raw)
-            if d is None:
-                d = self.exact.get(addr.normalize(raw))
-            if d is not None and d > 0:
-                return MatchResult("exact", d, 1.0, [Candidate(d, 1.0, "standard address")])
+        d = self.exact_ids([raw]).get(raw) if raw else None
+        if d is not None:
+            return MatchResult("exact", d, 1.0, [Candidate(d, 1.0, "standard address")])
         return self.match_parsed(self.parse(raw))
+
+    def exact_ids(self, addresses: Iterable[str]) -> dict[str, int]:
+        """The dwelling of each address that is a registry's standard address, as it is or else
+        normalised (one shared by two dwellings is none). A partial index asks
+        :attr:`exact_loader`, when it has one, so that such addresses need no dwellings loaded."""
+        raw = [a for a in addresses if a]
+        norm: dict[str, str] | None = None
+        table = self.exact
+        if not self.complete and self.exact_loader is not None and raw:
+            norm = {a: addr.normalize(a) for a in raw}
+            table = self.exact_loader(sorted(set(raw) | set(norm.values())))
+        out: dict[str, int] = {}
+        if not table:
+            return out
+        for a in raw:
+            d = table.get(a)
+            if d is None:
+                d = table.get(norm[a] if norm is not None else addr.normalize(a))
+            if d is not None and d > 0:
+                out[a] = d
+        return out
 
     def _area(self, p: addr.ParsedAddress) -> tuple[frozenset[str] | None, float, str | None]:
         """(allowed communities or None for any, factor, reason) of the area parts of ``p``.

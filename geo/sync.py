@@ -45,7 +45,6 @@ import pyarrow.json as pajson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from geo import ids
-from geo.address import normalize
 from geo.errors import InvalidInput
 
 try:  # about three times faster; optional
@@ -1120,34 +1119,13 @@ def _stage(
     address = np.asarray(cols["address"], dtype=object)
     is_up = op == "upsert"
     distinct = {a for a in address[is_up] if a}
-    mcols: dict[str, tuple] = {}
-    if index.complete or index.loader is None:  # type: ignore[attr-defined]
-        # the registry's standard address as it is (most records): the row straight away, as
-        # index.match would give it; everything else through the matcher
-        exact = index.exact or {}  # type: ignore[attr-defined]
-        matches = {}
-        for a in distinct:
-            d = exact.get(a)
-            if d is not None and d > 0:
-                mcols[a] = ("exact", d, 1.0, None, None, None, None)
-            else:
-                matches[a] = index.match(a)  # type: ignore[attr-defined]
-    else:  # load the dwellings of the buildings these addresses name, then match
-        if index.exact_loader is not None:  # type: ignore[attr-defined]
-            # standard addresses (as they are, or normalised) looked up first, as the complete
-            # index has them: neither parsed nor their buildings loaded
-            norm = {a: normalize(a) for a in distinct}
-            found = index.exact_loader(sorted(set(distinct) | set(norm.values())))  # type: ignore[attr-defined]
-            for a in distinct:
-                d = found.get(a)
-                if d is None:
-                    d = found.get(norm[a])
-                if d is not None and d > 0:
-                    mcols[a] = ("exact", d, 1.0, None, None, None, None)
-            distinct = {a for a in distinct if a not in mcols}
-        parsed = {a: index.parse(a) for a in distinct}  # type: ignore[attr-defined]
-        index.ensure(parsed.values())  # type: ignore[attr-defined]
-        matches = {a: index.match_parsed(p) for a, p in parsed.items()}  # type: ignore[attr-defined]
+    # standard addresses (most records) straight away, as index.match finds them; the rest parsed,
+    # their dwellings loaded when the index is partial, and matched part by part
+    found = index.exact_ids(distinct)  # type: ignore[attr-defined]
+    mcols: dict[str, tuple] = {a: ("exact", d, 1.0, None, None, None, None) for a, d in found.items()}
+    parsed = {a: index.parse(a) for a in distinct if a not in found}  # type: ignore[attr-defined]
+    index.ensure(parsed.values())  # type: ignore[attr-defined]
+    matches = {a: index.match_parsed(p) for a, p in parsed.items()}  # type: ignore[attr-defined]
     crash_point(chunk, "prepare")  # test hook: matched, not yet hashed and encrypted
     for a, m in matches.items():
         cands = m.candidates if not m.linked else []

@@ -27,24 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_shapefiles"
 TEST_SECRET = "gridmap-test-secret-0123456789abcdef"
 
-DATA_TABLES = [
-    "sync_reject",
-    "sync_batch",
-    "import_reject",
-    "import_run",
-    "audit_log",
-    "grid_worker",
-    "api_token",
-    "app_user",
-    "grid_assignment",
-    "grid_code_registry",
-    "grid",
-    "grid_plan",
-    "person",
-    "dwelling",
-    "building",
-    "compound",
-]
+#: tables clean() keeps: the division codes, the layer versions, the schema's and PostGIS's own
+KEPT_TABLES = ("admin_area", "data_version", "alembic_version", "spatial_ref_sys")
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +63,14 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def clean(engine: Engine) -> None:
-    """Empty every data table; keep the division codes but forget community boundaries."""
+    """Empty every data table (every table of the schema but :data:`KEPT_TABLES`, so a table a
+    migration adds is emptied too); keep the division codes but forget community boundaries."""
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
+        tables = conn.execute(
+            sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND NOT tablename = ANY(:keep)"),
+            {"keep": list(KEPT_TABLES)},
+        ).scalars()
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         conn.execute(
             sa.text(
                 "UPDATE admin_area SET geom = NULL, geom_hash = NULL WHERE geom IS NOT NULL OR geom_hash IS NOT NULL"

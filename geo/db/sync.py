@@ -742,22 +742,17 @@ def _run(
     preloaded: DwellingIndex | None = None,
 ) -> None:
     size = path.stat().st_size
-    # by the whole batch's size, not what is left of it (a resumed run is no smaller a batch)
-    big = size - header.data_offset > FULL_INDEX_BYTES
-    if workers is None:
-        workers = default_workers() if (full_index if full_index is not None else big) else 0
-    # worker processes need every dwelling in their index (they have no database connection)
-    wanted = full_index if full_index is not None else (workers > 0 or big)
+    workers, wanted = _plan_workers(header, size, workers, full_index)
     if workers > 0 and not wanted:
         raise InvalidInput("worker processes need the full dwelling index")
     complete = _index_mode(engine, batch, wanted)
     if not complete:
         workers = 0  # begun with dwellings loaded as needed, resumed so: the same matches
     bulk = _bulk_begin(engine, batch, header, path)
-    progress(batch.checkpoint, None, "loading the dwelling index")
     if preloaded is not None and complete:
         index = preloaded
     else:
+        progress(batch.checkpoint, None, "loading the dwelling index")
         t0 = time.perf_counter()
         with engine.connect() as conn:
             index = load_index(conn, complete=complete)
@@ -811,6 +806,18 @@ def _run(
     progress(done, done, "done")
 
 
+def _plan_workers(
+    header: sync.BatchHeader, size: int, workers: int | None, full_index: bool | None
+) -> tuple[int, bool]:
+    """(worker processes, whether the complete dwelling index is wanted) for a batch file of
+    ``size`` bytes: judged by the whole batch, not what is left of it (a resumed run is no smaller
+    a batch); worker processes need every dwelling (they have no database connection)."""
+    big = size - header.data_offset > FULL_INDEX_BYTES
+    if workers is None:
+        workers = default_workers() if (full_index if full_index is not None else big) else 0
+    return workers, (full_index if full_index is not None else (workers > 0 or big))
+
+
 def _preload_index(
     engine: Engine,
     header: sync.BatchHeader,
@@ -822,8 +829,7 @@ def _preload_index(
     """The complete dwelling index, loaded while the file is hashed, when :func:`_run` will most
     likely want it (a large batch, or worker processes asked for) and the batch is not done yet;
     ``_run`` drops it when the batch was begun with dwellings loaded as needed."""
-    big = size - header.data_offset > FULL_INDEX_BYTES
-    if not (full_index if full_index is not None else (big or bool(workers))):
+    if not _plan_workers(header, size, workers, full_index)[1]:
         return None
     with engine.connect() as conn:
         status = conn.execute(sa.text("SELECT status FROM sync_batch WHERE id = :id"), {"id": header.batch_id}).scalar()
@@ -923,8 +929,7 @@ def _restore_abandoned_bulk(engine: Engine, me: uuid.UUID) -> None:
             if not got:
                 raise Conflict(f"a bulk full load (batch {other}) is running; send this batch when it is done")
             with engine.begin() as conn:
-                conn.execute(sa.text(sql("sync_bulk_end")))
-                conn.execute(sa.text("SELECT link_count_rebuild()"))
+                _bulk_end(engine, conn)
             lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(other)})
             lock.commit()
         finally:

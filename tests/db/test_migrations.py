@@ -79,6 +79,7 @@ def test_the_api_on_a_database_not_migrated_yet_says_so_then_serves(empty_db) ->
     with TestClient(create_app(ApiSettings(database_url=url))) as client:
         r = client.get("/health")
         assert r.status_code == 503 and r.json()["database"]["ok"] is False, r.json()
+        assert client.app.state.engine.pool.checkedin() == 1  # the connection opened and was kept
         migrate.upgrade(empty_db)
         r = client.get("/health")
         assert r.status_code == 200 and r.json()["database"]["schema"] == migrate.current(empty_db)
