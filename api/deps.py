@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,14 +19,12 @@ def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connect
         yield conn
 
 
-@contextmanager
-def single_read(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads that need no common snapshot (each statement sees the latest
-    commits), in autocommit: no BEGIN and COMMIT round trips. Used inside the hottest endpoints'
-    bodies (point lookup, grid figures, tiles): no dependency generator, so one thread hop less."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        yield conn
+def get_reader(request: Request) -> Engine:
+    """The autocommit engine of single reads; run them with :func:`geo.db.engine.read` inside the
+    endpoint's body (no dependency generator, so one thread hop less)."""
+    return request.app.state.reader
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+ReaderDep = Annotated[Engine, Depends(get_reader)]
 ConnDep = Annotated[Connection, Depends(get_conn)]

@@ -1,4 +1,8 @@
-"""The FastAPI application: ``create_app(settings)``; the lifespan owns the engine."""
+"""The FastAPI application: ``create_app(settings)``; the lifespan owns the engines.
+
+Two pools per worker process: ``app.state.reader`` (autocommit) for the hot single reads, tile
+misses, the point lookup and grid figures, which need no common snapshot; ``app.state.engine`` for
+the rest, one transaction per request."""
 
 from __future__ import annotations
 
@@ -21,18 +25,20 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = make_engine(
-            url,
-            pool_size=settings.pool_size,
-            max_overflow=settings.pool_overflow,
-            pool_timeout=settings.pool_timeout,
-            pool_recycle=1800,
-            warm=True,
-        )
+        pool = {
+            "max_overflow": settings.pool_overflow,
+            "pool_timeout": settings.pool_timeout,
+            "pool_recycle": 1800,
+            "warm": True,
+            "ping_idle": settings.ping_idle,
+        }
+        app.state.engine = make_engine(url, pool_size=settings.tx_pool_size, **pool)
+        app.state.reader = make_engine(url, pool_size=settings.pool_size, autocommit=True, **pool)
         try:
             yield
         finally:
             app.state.engine.dispose()
+            app.state.reader.dispose()
 
     app = FastAPI(
         title=settings.title,

@@ -14,7 +14,13 @@ class ApiSettings(BaseSettings):
     #: database connections each worker keeps open; requests beyond them wait for one
     #: (``pool_timeout`` seconds, then 503) rather than open and close short-lived connections:
     #: a new PostgreSQL backend costs ~10 ms to start and load PostGIS, which showed as the tail
+    #: connections of the hot single reads (tiles, point lookup, grid figures), kept in autocommit
     pool_size: int = 16
+    #: connections of everything else (one transaction per request)
+    tx_pool_size: int = 8
     pool_overflow: int = 0
     pool_timeout: float = 10
+    #: a pooled connection idle longer than this (seconds) is pinged before use; one used more
+    #: recently is trusted, and a read that finds it dead runs again on a fresh connection
+    ping_idle: float = 1.0
     title: str = "GridMap"

@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import client_of, require_roles
-from api.deps import ConnDep, EngineDep, single_read
+from api.deps import ConnDep, ReaderDep
 from geo.crs import gcj02_to_wgs84
 from geo.db import queries
+from geo.db.engine import read
 from geo.db.users import User
 from geo.privacy import get_person_keys
 
@@ -39,19 +40,17 @@ def point(
 # The two hot lookups skip FastAPI's generic encoder (the documented shape is the same): the point
 # lookup is rendered by the C JSON encoder, a grid arrives as JSON text from PostgreSQL.
 @router.get("/locate", summary="Community, grid and grid worker at a point", response_model=dict[str, Any])
-def locate(engine: EngineDep, pos: Annotated[tuple[float, float], Depends(point)]) -> JSONResponse:
-    with single_read(engine) as conn:
-        return JSONResponse(queries.locate(conn, *pos))
+def locate(reader: ReaderDep, pos: Annotated[tuple[float, float], Depends(point)]) -> JSONResponse:
+    return JSONResponse(read(reader, queries.locate, *pos))
 
 
 @router.get("/grids/{code}", summary="A grid: boundary (GeoJSON) and figures", response_model=dict[str, Any])
 def grid(
-    engine: EngineDep,
+    reader: ReaderDep,
     code: GridCode,
     plan: Annotated[int | None, Query(description="a plan id (default: the active plan)")] = None,
 ) -> Response:
-    with single_read(engine) as conn:
-        return Response(queries.grid_json(conn, code, plan), media_type="application/json")
+    return Response(read(reader, queries.grid_json, code, plan), media_type="application/json")
 
 
 @router.get("/buildings/{building_id}/table", summary="A building's 楼盘表 with its residents (token needed)")

@@ -27,9 +27,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Connection
 
-from api.deps import EngineDep, single_read
+from api.deps import EngineDep
 from api.routes import styles
 from geo.db import tiles
+from geo.db.engine import read
 from geo.errors import NotFound
 
 router = APIRouter(tags=["tiles"])
@@ -198,25 +199,37 @@ async def get_tile(request: Request, layer: str, z: Int, x: Int, y: Int, plan: P
 
 
 def _tile_from_database(request: Request, spec: tiles.Layer, z: int, x: int, y: int, plan: int | None) -> Response:
-    """Check the plan, read the data versions, then answer from the cache or build the tile."""
+    """Check the plan, read the data versions, then answer from the cache or build the tile (it is
+    compressed after its connection went back to the pool)."""
     state = tile_state(request)
-    with single_read(request.app.state.engine) as conn:
-        plan_id = select_plan(conn, request, spec, plan)
-        cache_control = f"public, max-age={state.settings.max_age}" if plan_id is None else "private, no-cache"
-        if z < spec.minzoom:
-            return tile_response(request, EMPTY, cache_control, "skip")
-        # public tiles: the versions read within version_ttl, as the cache-hit path uses them (a
-        # tile built meanwhile from newer rows is stored under the older key, so it is rebuilt once
-        # the new versions are read); plan tiles read them every time (drafts are never stale)
-        recent = state.recent_versions() if plan_id is None else None
-        versions = tiles.version_key(spec.name, recent or state.read_versions(conn), plan_id)
-        key = (spec.name, plan_id, z, x, y)
-        tile = state.cache.get(key, versions)
-        if tile is not None:
-            return tile_response(request, tile, cache_control, "hit")
-        tile = tiles.EncodedTile.encode(tiles.build_tile(conn, spec.name, z, x, y, plan_id))
+    key, versions, cache_control, found = read(
+        request.app.state.reader, _read_tile, request, state, spec, z, x, y, plan
+    )
+    if isinstance(found, tiles.EncodedTile):
+        return tile_response(request, found, cache_control, "skip" if found is EMPTY else "hit")
+    tile = tiles.EncodedTile.encode(found)
     state.cache.put(key, versions, tile)
     return tile_response(request, tile, cache_control, "miss")
+
+
+def _read_tile(
+    conn: Connection, request: Request, state: TileState, spec: tiles.Layer, z: int, x: int, y: int, plan: int | None
+) -> tuple[tiles.TileKey, tuple[int, ...], str, tiles.EncodedTile | bytes]:
+    """(cache key, data versions, Cache-Control, the cached tile or the MVT bytes just built)."""
+    plan_id = select_plan(conn, request, spec, plan)
+    cache_control = f"public, max-age={state.settings.max_age}" if plan_id is None else "private, no-cache"
+    key = (spec.name, plan_id, z, x, y)
+    if z < spec.minzoom:
+        return key, (), cache_control, EMPTY
+    # public tiles: the versions read within version_ttl, as the cache-hit path uses them (a
+    # tile built meanwhile from newer rows is stored under the older key, so it is rebuilt once
+    # the new versions are read); plan tiles read them every time (drafts are never stale)
+    recent = state.recent_versions() if plan_id is None else None
+    versions = tiles.version_key(spec.name, recent or state.read_versions(conn), plan_id)
+    tile = state.cache.get(key, versions)
+    if tile is not None:
+        return key, versions, cache_control, tile
+    return key, versions, cache_control, tiles.build_tile(conn, spec.name, z, x, y, plan_id)
 
 
 def tile_url(request: Request, layer: str, plan: int | None) -> str:

@@ -46,7 +46,8 @@ class Prepared:
         info = conn.connection.info
         done = info.setdefault("gridmap_prepared", set())
         if self.name not in done:
-            conn.exec_driver_sql(self.prepare_sql())  # no binds: psycopg2 leaves any % alone
+            with conn.connection.driver_connection.cursor() as cur:  # no binds: psycopg2 leaves any % alone
+                cur.execute(self.prepare_sql())
             done.add(self.name)
         marks = ", ".join(["%s"] * len(self.params))
         return conn.exec_driver_sql(f"EXECUTE {self.name} ({marks})", tuple(values[p] for p, _t in self.params))

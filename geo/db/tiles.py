@@ -27,7 +27,7 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geo.db.copy import sql
+from geo.db import prepared
 from geo.errors import InvalidInput, NotFound
 
 MAX_ZOOM = 22
@@ -201,9 +201,18 @@ def tile_params(z: int, x: int, y: int, plan: int | None = None) -> dict[str, fl
     }
 
 
+#: the binds of :func:`tile_params` and their PostgreSQL types (the statements are prepared)
+TILE_BINDS = tuple((p, "integer") for p in ("z", "x", "y", "plan")) + tuple(
+    (p, "float8") for p in ("w", "e", "n", "s", "bw", "be", "bn", "bs", "tol", "tol_deg")
+)
+
+
 @cache
-def _statement(layer: str) -> sa.TextClause:
-    return sa.text(sql(f"tile_{layer}"))
+def _statement(layer: str) -> prepared.Prepared:
+    """The layer's SQL as a server-side prepared statement: parsing and planning a tile query cost
+    PostgreSQL about 0.3 ms, a fifth of a typical tile. The plan is generic after five runs;
+    its plan/no-plan branch is a one-time filter, and the envelope goes through the GiST index."""
+    return prepared.from_file(f"gridmap_tile_{layer}", f"tile_{layer}", TILE_BINDS)
 
 
 def build_tile(conn: Connection, layer: str, z: int, x: int, y: int, plan: int | None = None) -> bytes:
@@ -212,7 +221,7 @@ def build_tile(conn: Connection, layer: str, z: int, x: int, y: int, plan: int |
     check_tile(z, x, y)
     if z < spec.minzoom:
         return b""
-    data = conn.execute(_statement(layer), tile_params(z, x, y, plan)).scalar_one()
+    data = _statement(layer).execute(conn, tile_params(z, x, y, plan)).scalar_one()
     return bytes(data) if data else b""
 
 

@@ -20,6 +20,7 @@ from api.main import create_app
 from api.routes.tiles import TileSettings, TileState
 from api.settings import ApiSettings
 from geo.db import plans
+from geo.db import tiles as tiles_sql
 from geo.db.imports import import_paths
 from geo.db.people import import_dwellings, import_persons
 from geo.db.tiles import LAYERS, EncodedTile, TileCache, check_tile, lonlat_to_tile
@@ -228,6 +229,18 @@ def test_geometry_matches_web_mercator(sample, street, layer, z, table, fid, whe
         wx, wy = zip(*want[k], strict=True)
         for a, b in ((min(gx), min(wx)), (max(gx), max(wx)), (min(gy), min(wy)), (max(gy), max(wy))):
             assert abs(a - b) <= tolerance, (layer, z, k)
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_each_feature_is_encoded_once(sample, layer) -> None:
+    """ST_AsMVTGeom (most of a busy tile's cost) runs once per feature: the layer's subquery is not
+    flattened into the aggregate, whose FILTER would otherwise compute the geometry a second time."""
+    stmt = tiles_sql._statement(layer)
+    params = tiles_sql.tile_params(*tile_at(CENTRE, 15))
+    with sample.app.state.engine.connect() as conn:
+        plan = conn.execute(sa.text("EXPLAIN (VERBOSE) " + stmt.text), params).scalars().all()
+    aggregate = next(line for line in plan if "Output: st_asmvt(" in line)
+    assert "st_asmvtgeom" not in aggregate.removeprefix("  Output: st_asmvt(").lower(), aggregate
 
 
 def test_labels_change_with_zoom(sample) -> None:

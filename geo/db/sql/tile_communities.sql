@@ -36,4 +36,5 @@ FROM (
     LEFT JOIN admin_area s ON s.code = a.parent_code
     WHERE a.geom && ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490)
       AND a.level = 'village'
+    OFFSET 0  -- a fence: without it the subquery is flattened and ST_AsMVTGeom runs twice (FILTER)
 ) AS t;

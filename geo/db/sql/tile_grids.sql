@@ -18,4 +18,5 @@ FROM (
     JOIN grid_plan p ON p.id = g.plan_id
     WHERE g.geom && ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490)
       AND CASE WHEN CAST(:plan AS integer) IS NULL THEN p.status = 'active' ELSE p.id = :plan END
+    OFFSET 0  -- a fence: without it the subquery is flattened and ST_AsMVTGeom runs twice (FILTER)
 ) AS t;
