@@ -13,6 +13,8 @@ from pathlib import Path
 import mapbox_vector_tile
 import pandas as pd
 import pytest
+import shapely
+import shapely.geometry
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -229,6 +231,37 @@ def test_geometry_matches_web_mercator(sample, street, layer, z, table, fid, whe
         wx, wy = zip(*want[k], strict=True)
         for a, b in ((min(gx), min(wx)), (max(gx), max(wx)), (min(gy), min(wy)), (max(gy), max(wy))):
             assert abs(a - b) <= tolerance, (layer, z, k)
+
+
+REFERENCE_SQL = """
+SELECT id, ST_AsText(ST_AsMVTGeom(geom, ST_MakeBox2D(ST_Point(:w, :s), ST_Point(:e, :n)), 4096, 64, true)),
+       min_clearance >= 2 * GREATEST(:e - :w, :n - :s) / 4096
+FROM building WHERE geom && ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490)
+"""
+
+
+@pytest.mark.parametrize("z", [14, 15, 16, 17, 18])
+def test_building_footprints_are_those_of_st_asmvtgeom(sample, street, z) -> None:
+    """Most footprints take the fast path (affine map and snap, no clip-and-validate; migration
+    0007): each is the same polygon ST_AsMVTGeom makes, valid, with its rings turned the same way."""
+    t = tile_at(CENTRE, z)
+    r = get(sample, "buildings", t)
+    assert r.status_code == 200, r.text
+    tile = mapbox_vector_tile.decode(r.content, default_options={"y_coord_down": True})  # as encoded
+    served = {f["id"]: f["geometry"] for f in tile["buildings"]["features"]}
+    with street.connect() as conn:
+        rows = conn.execute(sa.text(REFERENCE_SQL), tiles_sql.tile_params(*t)).all()
+    reference = {fid: shapely.from_wkt(wkt) for fid, wkt, _ in rows if wkt}
+    assert served and set(served) == set(reference)
+    assert sum(bool(fast) for *_, fast in rows) > 0.8 * len(rows)  # the fast path is what is tested
+    for fid, want in reference.items():
+        got = shapely.geometry.shape(served[fid])
+        assert got.is_valid and got.equals(want), (z, fid, got.wkt, want.wkt)
+        assert [p.exterior.is_ccw for p in _polygons(got)] == [p.exterior.is_ccw for p in _polygons(want)], fid
+
+
+def _polygons(g) -> list:
+    return list(g.geoms) if g.geom_type == "MultiPolygon" else [g]
 
 
 @pytest.mark.parametrize("layer", list(LAYERS))
@@ -500,3 +533,28 @@ def test_tile_ranges() -> None:
     x, y = lonlat_to_tile(*CENTRE, 16)
     n = 2**16
     assert math.isclose((x + 0.5) / n * 360 - 180, CENTRE[0], abs_tol=360 / n)
+
+
+def test_footprints_with_fine_details_stay_valid_in_every_tile(tiles_client, db, tmp_path: Path) -> None:
+    """A comb-shaped footprint whose slots (0.1 m) are finer than two tile units up to z17: snapped
+    naively its slots close into touching walls. Its minimum clearance sends it through
+    ST_AsMVTGeom there, so every zoom serves a valid polygon, the one ST_AsMVTGeom makes."""
+    import_paths(db, [layers.write_shp(layers.communities(), tmp_path / "communities.shp")])
+    x, y = layers.to_gk(*layers.ORIGIN)
+    comb = shapely.geometry.box(x, y, x + 30, y + 12)
+    for i in range(8):
+        left = x + 2 + i * 3.37
+        comb = comb.difference(shapely.geometry.box(left, y + 2, left + 0.1, y + 12.5))
+    frame = layers.buildings(1).set_geometry([comb])
+    import_paths(db, [layers.write_shp(frame, tmp_path / "buildings.shp")])
+    for z in range(14, 19):
+        t = tile_at(layers.ORIGIN, z)
+        r = get(tiles_client, "buildings", t)
+        (feature,) = mapbox_vector_tile.decode(r.content, default_options={"y_coord_down": True})["buildings"][
+            "features"
+        ]
+        with db.connect() as conn:
+            ((_, wkt, fast),) = conn.execute(sa.text(REFERENCE_SQL), tiles_sql.tile_params(*t)).all()
+        got = shapely.geometry.shape(feature["geometry"])
+        assert got.is_valid and got.equals(shapely.from_wkt(wkt)), (z, got.wkt)
+        assert bool(fast) == (z >= 18), z  # slots of 0.1 m are two tile units wide from z18 on
