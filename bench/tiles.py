@@ -58,6 +58,12 @@ ZOOM_WEIGHTS = {12: 0.05, 13: 0.10, 14: 0.15, 15: 0.20, 16: 0.25, 17: 0.25}
 CONCURRENCY = (1, 8, 32)
 BIN = ROOT / ".venv" / "bin"
 TIPG_LIMIT = 10_000  # tipg's default max_features_per_tile
+#: the columns tipg is asked for: those GridMap's layers send (like for like; by default tipg would
+#: send every column of the table, GridMap's bookkeeping ones included)
+TIPG_PROPERTIES = {
+    "building": "id,number,name,floors,use,tile_households,tile_grid",
+    "grid": "id,code,name,kind,households,community_code,plan_id",
+}
 
 
 def say(msg: str) -> None:
@@ -521,7 +527,10 @@ def main() -> None:
     paths = {
         "gridmap": {layer: [f"/tiles/{layer}/{z}/{x}/{y}.mvt" for z, x, y in ts] for layer, ts in lists.items()},
         "tipg": {
-            layer: [f"/collections/public.{table}/tiles/WebMercatorQuad/{z}/{x}/{y}" for z, x, y in ts]
+            layer: [
+                f"/collections/public.{table}/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={TIPG_PROPERTIES[table]}"
+                for z, x, y in ts
+            ]
             for (layer, ts), table in zip(lists.items(), ("building", "grid"), strict=True)
         },
     }
@@ -652,7 +661,10 @@ def report(meta, tiles, lists, counts, low, low_counts, workers, results, floors
         "queueing (Little's law: 32 / throughput), so the cached p95 target is a c = 1 and c = 8 figure.",
         "",
         "What each server sends: GridMap's building tiles carry id, number, name, floors, use, households "
-        "(dwelling count) and the active grid code (kept on the building row by triggers, migration 0004); tipg sends the table's columns. "
+        "(dwelling count) and the active grid code (kept on the building row by triggers, migration 0004); "
+        "tipg is asked for the same columns (`properties=`: "
+        + "; ".join(f"{t}: {c}" for t, c in TIPG_PROPERTIES.items())
+        + "). "
         "Every error or non-2xx answer would be counted; there were "
         f"{sum(r['errors'] for r in results.values())}.",
     ]
