@@ -660,9 +660,9 @@ def report(meta, tiles, lists, counts, low, low_counts, workers, results, floors
         + ". At c = 32 on two cores shared with PostgreSQL and the load generator, latency is bounded below by "
         "queueing (Little's law: 32 / throughput), so the cached p95 target is a c = 1 and c = 8 figure.",
         "",
-        "What each server sends: GridMap's building tiles carry id, number, name, floors, use, households "
+        "What each server sends: GridMap's building tiles carry the id (as the feature id), number, name, floors, use, households "
         "(dwelling count) and the active grid code (kept on the building row by triggers, migration 0004); "
-        "tipg is asked for the same columns (`properties=`: "
+        "tipg is asked for the same columns (`properties=`, the id as an attribute: tipg sets no feature id; "
         + "; ".join(f"{t}: {c}" for t, c in TIPG_PROPERTIES.items())
         + "). "
         "Every error or non-2xx answer would be counted; there were "

@@ -77,11 +77,10 @@ LAYERS: dict[str, Layer] = {
     ),
     "grids": Layer(
         "grids",
-        "Grids (网格) of the active plans (or of ?plan=ID); from z12.",
+        "Grids (网格) of the active plans (or of ?plan=ID); from z12. Feature id: the grid id.",
         12,
         16,
         {
-            "id": "Number: grid id (also the feature id)",
             "code": "String: 15-digit grid code",
             "name": "String: grid name",
             "kind": "String: basic, dedicated or micro",
@@ -99,11 +98,10 @@ LAYERS: dict[str, Layer] = {
     ),
     "compounds": Layer(
         "compounds",
-        "Walled residential compounds (小区); from z13.",
+        "Walled residential compounds (小区); from z13. Feature id: the compound id.",
         13,
         16,
         {
-            "id": "Number: compound id (also the feature id)",
             "ext_id": "String: the compound's id in its community",
             "name": "String: compound name",
             "community_code": "String: 12-digit community code",
@@ -114,11 +112,11 @@ LAYERS: dict[str, Layer] = {
     ),
     "buildings": Layer(
         "buildings",
-        "Building footprints (楼栋) from z14 with household counts and grid codes; never personal data.",
+        "Building footprints (楼栋) from z14 with household counts and grid codes; never personal data. "
+        "Feature id: the building id.",
         14,
         18,
         {
-            "id": "Number: building id (also the feature id)",
             "number": "String: building number (楼号)",
             "name": "String: building name",
             "floors": "Number: floors above ground",

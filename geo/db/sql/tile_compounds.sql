@@ -2,8 +2,7 @@
 -- Binds and encoding: see tile_communities.sql (z12+: linear lon/lat tile box).
 SELECT ST_AsMVT(t, 'compounds', 4096, 'geom', 'fid') FILTER (WHERE t.geom IS NOT NULL)
 FROM (
-    SELECT c.id AS fid,
-           c.id,
+    SELECT c.id AS fid,  -- the compound id, as the feature id only
            c.ext_id,
            c.name,
            c.community_code,

@@ -3,8 +3,7 @@
 -- households: the grid's own count, else the sum of its assignments.
 SELECT ST_AsMVT(t, 'grids', 4096, 'geom', 'fid') FILTER (WHERE t.geom IS NOT NULL)
 FROM (
-    SELECT g.id AS fid,
-           g.id,
+    SELECT g.id AS fid,  -- the grid id, as the feature id only
            g.code,
            g.name,
            g.kind,
