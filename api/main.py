@@ -47,13 +47,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         description="Community grids (网格), buildings and people for grassroots governance.",
     )
     add_exception_handlers(app)
+    app.include_router(tiles.router)  # first: the most requested paths are matched first
     app.include_router(health.router)
     app.include_router(communities.router)
     app.include_router(me.router)
     app.include_router(queries.router)
     app.include_router(plans.router)
     app.include_router(ogc.router)
-    app.include_router(tiles.router)
     app.include_router(maps.router)
     app.include_router(sync.router)
     app.include_router(pages.router)
