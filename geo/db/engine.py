@@ -81,9 +81,8 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
         since = record.info.get("gridmap_idle_since")
         if since is None or time.monotonic() - since <= seconds:
             return
-        try:
-            with dbapi_conn.cursor() as cur:  # type: ignore[attr-defined]
-                cur.execute("SELECT 1")
+        try:  # the dialect's ping, as pool_pre_ping does: in autocommit, so no transaction is left open
+            engine.dialect.do_ping(dbapi_conn)
         except psycopg2.Error as exc:
             raise sa.exc.DisconnectionError(str(exc).strip()) from exc
 
