@@ -25,15 +25,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = {
-            "max_overflow": settings.pool_overflow,
-            "pool_timeout": settings.pool_timeout,
-            "pool_recycle": 1800,
-            "warm": True,
-            "ping_idle": settings.ping_idle,
-        }
-        app.state.engine = make_engine(url, pool_size=settings.tx_pool_size, **pool)
-        app.state.reader = make_engine(url, pool_size=settings.pool_size, autocommit=True, **pool)
+        pool = {"max_overflow": settings.pool_overflow, "pool_timeout": settings.pool_timeout, "pool_recycle": 1800}
+        # transactions (writes among them) are not run twice: their connections are pinged on every checkout
+        app.state.engine = make_engine(url, pool_size=settings.tx_pool_size, warm=True, **pool)
+        app.state.reader = make_engine(
+            url, pool_size=settings.pool_size, autocommit=True, warm=True, ping_idle=settings.ping_idle, **pool
+        )
         try:
             yield
         finally:

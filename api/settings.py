@@ -20,7 +20,8 @@ class ApiSettings(BaseSettings):
     tx_pool_size: int = 8
     pool_overflow: int = 0
     pool_timeout: float = 10
-    #: a pooled connection idle longer than this (seconds) is pinged before use; one used more
-    #: recently is trusted, and a read that finds it dead runs again on a fresh connection
+    #: a pooled single-read connection idle longer than this (seconds) is pinged before use; one
+    #: used more recently is trusted, and a read that finds it dead runs again on a fresh connection
+    #: (the transactional pool pings on every checkout)
     ping_idle: float = 1.0
     title: str = "GridMap"

@@ -67,7 +67,7 @@ def make_engine(
 def _ping_when_idle(engine: Engine, seconds: float) -> None:
     """Ping a connection on checkout when it was checked in more than ``seconds`` ago.
 
-    The pool replaces a connection whose ping fails (DisconnectionError: up to three attempts).
+    A failed ping recycles the whole pool (as pool_pre_ping does) and the pool connects anew.
     A new connection (its record's ``info`` is emptied on reconnect) is not pinged.
     """
 
@@ -83,8 +83,8 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
             return
         try:  # the dialect's ping, as pool_pre_ping does: in autocommit, so no transaction is left open
             engine.dialect.do_ping(dbapi_conn)
-        except psycopg2.Error as exc:
-            raise sa.exc.DisconnectionError(str(exc).strip()) from exc
+        except psycopg2.Error as exc:  # the database restarted: every older connection is dead too
+            raise sa.exc.InvalidatePoolError(str(exc).strip()) from exc
 
 
 T = TypeVar("T")

@@ -46,8 +46,9 @@ class Prepared:
         info = conn.connection.info
         done = info.setdefault("gridmap_prepared", set())
         if self.name not in done:
-            with conn.connection.driver_connection.cursor() as cur:  # no binds: psycopg2 leaves any % alone
-                cur.execute(self.prepare_sql())
+            # no_parameters: psycopg2 gets no binds and leaves any % (in SQL comments) alone; through
+            # SQLAlchemy, so that a dead connection is recognised (invalidated, and retried by reads)
+            conn.execution_options(no_parameters=True).exec_driver_sql(self.prepare_sql())
             done.add(self.name)
         marks = ", ".join(["%s"] * len(self.params))
         return conn.exec_driver_sql(f"EXECUTE {self.name} ({marks})", tuple(values[p] for p, _t in self.params))

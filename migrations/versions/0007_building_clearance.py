@@ -1,8 +1,10 @@
 """Each building's minimum clearance (``min_clearance``, degrees), for the fast path of its tiles.
 
 ST_MinimumClearance is the smallest distance between a vertex and a segment (or vertex) it is
-not part of: moving every vertex by less than half of it cannot make the footprint invalid. A
-building tile snaps vertices to its integer grid, moving each by at most half a unit in x and in y;
+not part of: moving every vertex of a *valid* footprint by less than half of it cannot make it
+invalid (of an invalid one it says nothing: a bow-tie has a large clearance). Footprints are valid:
+``building_geom_check`` (migration 0001) refuses any other. A building tile snaps vertices to its
+integer grid, moving each by at most half a unit in x and in y;
 where the clearance is at least two tile units and the footprint lies inside the tile's buffer,
 the snapped footprint is valid and needs no clipping, so the tile encodes it with ST_Affine,
 ST_SnapToGrid and ST_ForcePolygonCCW instead of ST_AsMVTGeom's clip-and-validate

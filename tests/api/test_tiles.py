@@ -558,3 +558,23 @@ def test_footprints_with_fine_details_stay_valid_in_every_tile(tiles_client, db,
         got = shapely.geometry.shape(feature["geometry"])
         assert got.is_valid and got.equals(shapely.from_wkt(wkt)), (z, got.wkt)
         assert bool(fast) == (z >= 18), z  # slots of 0.1 m are two tile units wide from z18 on
+
+
+def test_the_fast_path_relies_on_valid_footprints(db) -> None:
+    """Minimum clearance proves nothing of a self-crossing footprint (a bow-tie's is large): the
+    fast path relies on the table refusing invalid footprints (the import makes them valid)."""
+    lon, lat = layers.ORIGIN
+    d = 0.0003
+    bowtie = f"MULTIPOLYGON((({lon} {lat},{lon + d} {lat + d},{lon + d} {lat},{lon} {lat + d},{lon} {lat})))"
+    with db.connect() as conn:
+        assert conn.execute(
+            sa.text("SELECT ST_MinimumClearance(ST_GeomFromText(:g)) > :d / 2"), {"g": bowtie, "d": d}
+        ).scalar()
+        with pytest.raises(sa.exc.IntegrityError, match="building_geom_check"):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO building (ext_id, community_code, floors, geom_hash, geom) "
+                    "VALUES ('X1', :c, 6, 'x', ST_GeomFromText(:g, 4490))"
+                ),
+                {"c": layers.COMMUNITY, "g": bowtie},
+            )
