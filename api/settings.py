@@ -11,13 +11,13 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDMAP_API_", env_file=".env", extra="ignore")
 
     database_url: str | None = None
-    #: database connections each worker keeps open; requests beyond them wait for one
-    #: (``pool_timeout`` seconds, then 503) rather than open and close short-lived connections:
-    #: a new PostgreSQL backend costs ~10 ms to start and load PostGIS, which showed as the tail
-    #: connections of the hot single reads (tiles, point lookup, grid figures), kept in autocommit
+    #: connections each worker keeps open for the hot single reads (tiles, point lookup, grid
+    #: figures), in autocommit ...
     pool_size: int = 16
-    #: connections of everything else (one transaction per request)
+    #: ... and for everything else (one transaction per request)
     tx_pool_size: int = 8
+    #: requests beyond them wait for one (``pool_timeout`` seconds, then 503) rather than open and
+    #: close short-lived connections: a new backend costs ~10 ms to start and load PostGIS
     pool_overflow: int = 0
     pool_timeout: float = 10
     #: a pooled single-read connection idle longer than this (seconds) is pinged before use; one

@@ -351,8 +351,8 @@ def _insert_new_persons(
     prefixes = KnownHashes.prefix(stage.column("id_hash")) if known is not None else None
     if not cand.any():
         direct = cand
-    elif prefixes is not None:
-        seen = known.prefixes  # type: ignore[union-attr]
+    elif known is not None:
+        seen = known.prefixes
         direct = cand & np.fromiter((p not in seen for p in prefixes.tolist()), bool, len(prefixes))
     else:
         hexes = stage.column("id_hash").to_numpy(zero_copy_only=False)
@@ -365,8 +365,8 @@ def _insert_new_persons(
         )
         found = {"\\x" + bytes(r[0]).hex() for r in cur.fetchall()}  # type: ignore[attr-defined]
         direct = cand & np.fromiter((h not in found for h in hexes), bool, len(hexes))
-    if known is not None and prefixes is not None:  # after this chunk, all of them may be stored
-        known.prefixes.update(prefixes.tolist())
+    if known is not None:  # after this chunk, all of them may be stored
+        known.prefixes.update(prefixes.tolist())  # type: ignore[union-attr]
     k = int(direct.sum())
     if not k:
         return stage

@@ -200,9 +200,7 @@ def tile_params(z: int, x: int, y: int, plan: int | None = None) -> dict[str, fl
 
 
 #: the binds of :func:`tile_params` and their PostgreSQL types (the statements are prepared)
-TILE_BINDS = tuple((p, "integer") for p in ("z", "x", "y", "plan")) + tuple(
-    (p, "float8") for p in ("w", "e", "n", "s", "bw", "be", "bn", "bs", "tol", "tol_deg")
-)
+TILE_BINDS = tuple((p, "integer" if p in ("z", "x", "y", "plan") else "float8") for p in tile_params(0, 0, 0))
 
 
 @cache

@@ -1,7 +1,7 @@
 -- End of bulk mode (see sync_bulk_begin): links to dwellings deleted meanwhile are cleared, the
 -- foreign key re-added (checked in one pass), the indexes rebuilt and the triggers enabled again.
--- Idempotent. The caller recounts link_count (link_count_rebuild(), in the same transaction or,
--- geo.db.sync._finish, beside it on another connection while this transaction blocks writers).
+-- Idempotent. The caller (geo.db.sync._bulk_end) recounts link_count (link_count_rebuild()) beside
+-- it on another connection while this transaction blocks writers.
 -- (The key is added first; only when its check fails, because a dwelling went away meanwhile,
 -- are such links cleared and the key added again: the clearing scan costs as much as the check.)
 DO $$

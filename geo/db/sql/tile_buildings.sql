@@ -17,10 +17,10 @@
 --     the integer grid (each vertex moves by at most half a unit per axis, less than half the
 --     clearance, so the footprint stays valid and no vertex merges with another), rings turned as
 --     MVT wants them (ST_AsMVTGeom's output is counter-clockwise in these y-down coordinates).
---     "Inside" is tested on the index boxes (float4, rounded outwards) against the buffer shrunk by
---     2^-16 degrees, one float4 step at |lon| < 256 (46 tile units at z18, less than the buffer);
---     collinear vertices are kept
---     (ST_AsMVTGeom drops them: same polygon, a few more bytes);
+--     "Inside" is tested on the index boxes (float4, rounded outwards) against the buffered box of
+--     the index filter (:bw … :bn) shrunk by 2^-16 degrees, one float4 step at |lon| < 256 (46 tile
+--     units at z18, less than the buffer). Collinear vertices are kept (ST_AsMVTGeom drops them:
+--     same polygon, a few more bytes);
 --   * ST_AsMVTGeom (clip and make valid) for the rest: footprints across the buffer's edge, and
 --     those with details under two units (at z14 a unit is about 0.45 m).
 --   The fast path skips ST_AsMVTGeom's clip-and-validate (wagyu), most of the cost of a busy tile:
@@ -30,10 +30,7 @@ SELECT ST_AsMVT(t, 'buildings', 4096, 'geom', 'fid') FILTER (WHERE t.geom IS NOT
 FROM (
     SELECT b.fid, b.number, b.name, b.floors, b.use, b.households, b.grid,
            CASE WHEN b.min_clearance >= (SELECT 2 * GREATEST(:e - :w, :n - :s) / 4096)
-                 AND b.geom @ (SELECT ST_MakeEnvelope(:w - 64 * (:e - :w) / 4096 + 0.0000152587890625,
-                                                      :s - 64 * (:n - :s) / 4096 + 0.0000152587890625,
-                                                      :e + 64 * (:e - :w) / 4096 - 0.0000152587890625,
-                                                      :n + 64 * (:n - :s) / 4096 - 0.0000152587890625, 4490))
+                 AND b.geom @ (SELECT ST_Expand(ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490), -0.0000152587890625))
            THEN ST_ForcePolygonCCW(ST_SnapToGrid(
                     ST_Affine(b.geom, 4096 / (:e - :w), 0, 0, -(4096 / (:n - :s)),
                               -:w * (4096 / (:e - :w)), -:n * -(4096 / (:n - :s))), 1))
