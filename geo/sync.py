@@ -31,7 +31,7 @@ import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import mul
 from pathlib import Path
@@ -745,6 +745,17 @@ class Encoder:
         nonce = os.urandom(12)
         return nonce + self._aes.encrypt(nonce, value.encode("ascii"), b"person.id")
 
+    def encrypt_many(self, values: Iterable[str]) -> list[bytes]:
+        """:meth:`encrypt` of each value, the random nonces drawn from the OS in one call."""
+        values = list(values)
+        nonces = os.urandom(12 * len(values))
+        enc = self._aes.encrypt
+        out = []
+        for i, v in enumerate(values):
+            nonce = nonces[12 * i : 12 * i + 12]
+            out.append(nonce + enc(nonce, v.encode("ascii"), b"person.id"))
+        return out
+
 
 def _pg_array(items: list[str] | list[int]) -> str:
     if not items:
@@ -797,21 +808,21 @@ _STAGE_SCHEMA = pa.schema(
         ("rnd", pa.int64()),
         ("op", pa.string()),
         ("version", pa.int64()),
-        ("id_hash", pa.string()),
-        ("id_cipher", pa.string()),
+        ("id_hash", pa.binary()),
+        ("id_cipher", pa.binary()),
         ("id_masked", pa.string()),
         ("name", pa.string()),
         ("sex", pa.string()),
         ("ethnicity", pa.string()),
-        ("birth_date", pa.string()),
+        ("birth_date", pa.date32()),
         ("phone", pa.string()),
         ("population_type", pa.string()),
         ("residence_type", pa.string()),
         ("relation", pa.string()),
-        ("care_tags", pa.string()),
+        ("care_tags", pa.list_(pa.string())),
         ("address", pa.string()),
         ("hukou_address", pa.string()),
-        ("effective_at", pa.string()),
+        ("effective_at", pa.timestamp("us", tz="UTC")),
         ("match_status", pa.string()),
         ("dwelling_id", pa.int64()),
         ("confidence", pa.float64()),
@@ -819,8 +830,8 @@ _STAGE_SCHEMA = pa.schema(
         ("candidates", pa.string()),
         ("area_community", pa.string()),
         ("area_building", pa.int64()),
-        ("upgraded", pa.string()),
-        ("content_hash", pa.string()),
+        ("upgraded", pa.bool_()),
+        ("content_hash", pa.binary()),
     ]
 )
 #: what a record carries into staging, column by column (see :func:`_columns_of_records`)
@@ -845,13 +856,8 @@ _FIELDS_OUT = (
 )
 
 
-def _iso(t: dt.datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
-
-
 def _columns_of_records(records: list[Record], produced: dt.datetime | None) -> dict[str, list]:
     out: dict[str, list] = {f: [] for f in _FIELDS_OUT}
-    prod = _iso(produced)
     for r in records:
         out["line_no"].append(r.line_no)
         out["op"].append(r.op)
@@ -868,7 +874,7 @@ def _columns_of_records(records: list[Record], produced: dt.datetime | None) -> 
         out["care_tags"].append(";".join(r.care_tags))
         out["address"].append(r.address)
         out["hukou_address"].append(r.hukou_address)
-        out["effective_at"].append(_iso(r.effective_at) or prod)
+        out["effective_at"].append(r.effective_at or produced)
         out["upgraded"].append(r.upgraded)
     return out
 
@@ -1056,7 +1062,6 @@ def prepare_chunk(ctx: Context, chunk: Chunk) -> Prepared:
     cols = _columns_of_records(records, produced)
     fast = np.flatnonzero(ok)
     if len(fast):
-        prod = _iso(produced)
         cols["line_no"] = np.concatenate([np.asarray(cols["line_no"], dtype=np.int64), fast + chunk.first_no])
         value = fc["id_number"][fast]  # type: ignore[index]
         masked = np.array([v[:6] + "********" + v[-4:] for v in value], dtype=object)
@@ -1065,7 +1070,7 @@ def prepare_chunk(ctx: Context, chunk: Chunk) -> Prepared:
             "version": fc["version"][fast],  # type: ignore[index]
             "id_number": value,
             "id_masked": masked,
-            "effective_at": np.full(len(fast), prod, dtype=object),
+            "effective_at": np.full(len(fast), produced, dtype=object),
             "upgraded": np.zeros(len(fast), dtype=bool),
         }
         for f in _FIELDS_OUT:
@@ -1150,10 +1155,9 @@ def _stage(
         tallies[f"match_{s_}"] += c_
     # the ID number never leaves this function: keyed hash, cipher and mask only
     hkey = ctx.encoder._hkey
-    encrypt = ctx.encoder.encrypt
     digest = hmac.digest
-    id_hash = ["\\x" + digest(hkey, v.encode(), "sha256").hex() for v in idn]
-    id_cipher = ["\\x" + encrypt(v).hex() for v in idn]
+    id_hash = [digest(hkey, v.encode(), "sha256") for v in idn]
+    id_cipher = ctx.encoder.encrypt_many(idn)
     name = cols["name"]
     sex = cols["sex"]
     eth = cols["ethnicity"]
@@ -1167,37 +1171,36 @@ def _stage(
     chash = []
     for i in range(n):
         if op[i] != "upsert":
-            chash.append("\\x" + md5(op[i].encode()).hexdigest())
+            chash.append(md5(op[i].encode()).digest())
             continue
         text = (
             f"upsert\x1f{name[i]}\x1f{sex[i]}\x1f{eth[i] or ''}\x1f{birth[i]}\x1f{phone[i] or ''}"
             f"\x1f{ptype[i] or ''}\x1f{rel[i] or ''}\x1f{tags[i]}\x1f{address[i] or ''}"
             f"\x1f{hukou[i] or ''}"
         )
-        chash.append("\\x" + md5(text.encode("utf-8")).hexdigest())
-    pg_tags = ["{}" if not t else _pg_array(t.split(";")) for t in tags]
+        chash.append(md5(text.encode("utf-8")).digest())
+    tag_lists = [t.split(";") if t else [] for t in tags]
     residence = [RESIDENCE_BY_POPULATION.get(p, "常住") for p in ptype]
-    upgraded = ["t" if u else "f" for u in cols["upgraded"]]
     arrays = [
         pa.array(line_no),
         pa.array(rnd),
         pa.array(list(op), pa.string()),
         pa.array(version),
-        pa.array(id_hash, pa.string()),
-        pa.array(id_cipher, pa.string()),
+        pa.array(id_hash, pa.binary()),
+        pa.array(id_cipher, pa.binary()),
         pa.array(list(cols["id_masked"]), pa.string()),
         pa.array(list(name), pa.string()),
         pa.array(list(sex), pa.string()),
         pa.array(list(eth), pa.string()),
-        pa.array(list(birth), pa.string()),
+        pc.cast(pa.array(list(birth), pa.string()), pa.date32()),
         pa.array(list(phone), pa.string()),
         pa.array(list(ptype), pa.string()),
         pa.array(residence, pa.string()),
         pa.array(list(rel), pa.string()),
-        pa.array(pg_tags, pa.string()),
+        pa.array(tag_lists, pa.list_(pa.string())),
         pa.array(list(address), pa.string()),
         pa.array(list(hukou), pa.string()),
-        pa.array(list(cols["effective_at"]), pa.string()),
+        pa.array(list(cols["effective_at"]), pa.timestamp("us", tz="UTC")),
         pa.array(status, pa.string()),
         pa.array([r[1] for r in per_row], pa.int64()),
         pa.array([r[2] for r in per_row], pa.float64()),
@@ -1205,16 +1208,24 @@ def _stage(
         pa.array([r[4] for r in per_row], pa.string()),
         pa.array([r[5] for r in per_row], pa.string()),
         pa.array([r[6] for r in per_row], pa.int64()),
-        pa.array(upgraded, pa.string()),
-        pa.array(chash, pa.string()),
+        pa.array(list(cols["upgraded"]), pa.bool_()),
+        pa.array(chash, pa.binary()),
     ]
     return pa.Table.from_arrays(arrays, schema=_STAGE_SCHEMA), int(rnd.max())
 
 
 def stage_csv(table: pa.Table) -> bytes:
-    """Staging rows as CSV for COPY (NULL is an unquoted empty field, text always quoted)."""
+    """Rows as CSV for COPY (NULL is an unquoted empty field, text always quoted; byte strings
+    as ``bytea`` hex, lists as array literals)."""
+    cols = []
+    for f, c in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_binary(f.type):
+            c = pa.array([None if b is None else "\\x" + b.hex() for b in c.to_pylist()], pa.string())
+        elif pa.types.is_list(f.type):
+            c = pa.array([None if v is None else _pg_array(v) for v in c.to_pylist()], pa.string())
+        cols.append(c)
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+    pacsv.write_csv(pa.Table.from_arrays(cols, names=table.column_names), buf, pacsv.WriteOptions(include_header=False))
     return buf.getvalue()
 
 

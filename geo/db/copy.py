@@ -1,4 +1,5 @@
-"""Bulk writes with COPY: frames go into (temporary) tables as CSV written by Arrow."""
+"""Bulk writes with COPY: frames go into (temporary) tables as CSV written by Arrow, or Arrow
+tables in PostgreSQL's binary format."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
+import pgpq
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import shapely
@@ -57,3 +59,23 @@ def copy_rows(
         buf.seek(0)
         cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
     return len(frame)
+
+
+def copy_binary(cur: object, table: str, data: pa.Table) -> int:
+    """COPY an Arrow table into ``table`` (its columns named as the table's) in PostgreSQL's
+    binary format, encoded by pgpq: PostgreSQL parses no text (no hex ``bytea``, array literals
+    or timestamps), which makes a large COPY about a fifth cheaper for the server than CSV.
+    Each Arrow type must be the column's type as pgpq maps it (int64 → bigint, string → text,
+    binary → bytea, list<string> → text[], date32 → date, timestamp with zone → timestamptz)."""
+    if not data.num_rows:
+        return 0
+    enc = pgpq.ArrowToPostgresBinaryEncoder(data.schema)
+    buf = bytearray(enc.write_header())
+    for batch in data.to_batches():
+        buf += enc.write_batch(batch)
+    buf += enc.finish()
+    cols = ", ".join(data.column_names)
+    cur.copy_expert(  # type: ignore[attr-defined]
+        f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT binary)", io.BytesIO(buf), size=1 << 20
+    )
+    return data.num_rows

@@ -58,7 +58,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from geo import sync
-from geo.db.copy import sql
+from geo.db.copy import copy_binary, sql
 from geo.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from geo.matching import DwellingIndex
 from geo.people import RowReject
@@ -288,11 +288,6 @@ _PERSON_COPY = (
 )  # fmt: skip
 
 
-_HEX_VALUE = np.zeros(256, np.uint8)
-_HEX_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
-_NIBBLE_SHIFT = np.arange(60, -4, -4, dtype=np.uint64)
-
-
 def _reserve_ids(cur: object, k: int) -> pa.Array:
     """``k`` new person ids from the sequence. Usually they are one run of numbers (nothing else
     took an id meanwhile), and only that run's ends come back; otherwise every id is fetched."""
@@ -323,16 +318,16 @@ class KnownHashes:
         self.prefixes.update(int.from_bytes(bytes(r[0]), "big") for r in cur.fetchall())
 
     @staticmethod
-    def prefix(hexes: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """The first 8 bytes of each ``\\x…`` hex hash as an unsigned 64-bit int, decoded column-wise."""
-        if not len(hexes):
+    def prefix(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """The first 8 bytes of each keyed hash (a binary column) as an unsigned 64-bit int."""
+        if isinstance(hashes, pa.ChunkedArray):
+            hashes = hashes.combine_chunks()
+        if not len(hashes):
             return np.zeros(0, np.uint64)
-        digits = pc.utf8_slice_codeunits(hexes, 2, 18)
-        if isinstance(digits, pa.ChunkedArray):
-            digits = digits.combine_chunks()
-        raw = np.frombuffer(digits.buffers()[2], np.uint8, 16 * len(digits), 16 * digits.offset)
-        nibbles = _HEX_VALUE[raw].reshape(-1, 16).astype(np.uint64)
-        return (nibbles << _NIBBLE_SHIFT).sum(axis=1, dtype=np.uint64)
+        starts = np.frombuffer(hashes.buffers()[1], np.int32, len(hashes), hashes.offset)
+        data = np.frombuffer(hashes.buffers()[2], np.uint8)
+        head = np.ascontiguousarray(data[starts[:, None] + np.arange(8)])
+        return head.view(">u8").ravel().astype(np.uint64)
 
 
 def _insert_new_persons(
@@ -355,16 +350,16 @@ def _insert_new_persons(
         seen = known.prefixes
         direct = cand & np.fromiter((p not in seen for p in prefixes.tolist()), bool, len(prefixes))
     else:
-        hexes = stage.column("id_hash").to_numpy(zero_copy_only=False)
+        hashes = stage.column("id_hash").to_pylist()
         cur.execute(  # type: ignore[attr-defined]
             "SELECT p.id_hash FROM unnest(string_to_array(%(h)s, ',')) AS h(x) "
             "JOIN person p ON p.id_hash = decode(h.x, 'hex') "
             "UNION ALL SELECT t.id_hash FROM unnest(string_to_array(%(h)s, ',')) AS h(x) "
             "JOIN sync_tombstone t ON t.id_hash = decode(h.x, 'hex')",
-            {"h": ",".join(h[2:] for h in hexes[cand])},
+            {"h": ",".join(h.hex() for h, c in zip(hashes, cand, strict=True) if c)},
         )
-        found = {"\\x" + bytes(r[0]).hex() for r in cur.fetchall()}  # type: ignore[attr-defined]
-        direct = cand & np.fromiter((h not in found for h in hexes), bool, len(hexes))
+        found = {bytes(r[0]) for r in cur.fetchall()}  # type: ignore[attr-defined]
+        direct = cand & np.fromiter((h not in found for h in hashes), bool, len(hashes))
     if known is not None:  # after this chunk, all of them may be stored
         known.prefixes.update(prefixes.tolist())  # type: ignore[union-attr]
     k = int(direct.sum())
@@ -377,11 +372,8 @@ def _insert_new_persons(
     new = new.take(order)
     ids = _reserve_ids(cur, k)
     linked = pc.is_valid(new.column("dwelling_id"))
-    since = pc.if_else(
-        linked,
-        pc.fill_null(new.column("effective_at"), batch.received_at.isoformat()),
-        pa.scalar(None, pa.string()),
-    )
+    when = new.column("effective_at")
+    since = pc.if_else(linked, pc.fill_null(when, pa.scalar(batch.received_at, when.type)), pa.scalar(None, when.type))
     out = pa.Table.from_arrays(
         [
             ids,
@@ -410,13 +402,8 @@ def _insert_new_persons(
         names=list(_PERSON_COPY),
     )
     t0 = time.perf_counter()
-    body = io.BytesIO(sync.stage_csv(out))
-    t1 = time.perf_counter()
-    cur.copy_expert(  # type: ignore[attr-defined]
-        f"COPY person ({', '.join(_PERSON_COPY)}) FROM STDIN WITH (FORMAT csv)", body
-    )
-    PHASES["direct_csv"] += t1 - t0
-    PHASES["direct_copy"] += time.perf_counter() - t1
+    copy_binary(cur, "person", out)
+    PHASES["direct_copy"] += time.perf_counter() - t0
     # new persons without a confident dwelling wait for review (as sync_review.sql does)
     unlinked = pc.invert(linked)
     n_rev = int(pc.sum(unlinked).as_py() or 0)

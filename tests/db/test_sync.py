@@ -920,6 +920,52 @@ def test_bulk_mode_gives_the_same_state_and_restores_the_table(sdb, persons, key
     assert bulk["batch"][0][-1] == ref_report
 
 
+def test_new_persons_copied_in_binary_are_stored_as_the_staged_merge_stores_them(
+    sdb, persons, keys, tmp_path, monkeypatch
+) -> None:
+    """New persons go into ``person`` by a binary COPY (Arrow encoded by pgpq); the staged merge
+    (CSV into sync_stage, then SQL) is the reference for every column, awkward values included."""
+    recs = [record(r) for r in persons.head(300).to_dict("records")]
+    recs[0].update(name="标签甲", care_tags=['引号"', "反斜\\杠", "{括号}", "空 格", "NULL"])
+    recs[1]["name"] = 'O\'Brien "小" 王\\'
+    recs[2].update(name="时间甲", updated_at="2026-11-21T23:59:59.5+05:00")  # linked since then
+    recs[3].update(name="时间乙", updated_at="2026-11-20 09:30:00")  # no zone: Beijing time
+    recs[4].update(name="无址甲", address="赛罕区不存在的小区99号楼1单元101")  # unmatched: review
+    recs[5].update(name="无址乙", address=None)  # no address: review
+    recs[6]["hukou_address"] = "内蒙古呼和浩特市新城区"
+    recs[7]["phone"] = None
+    recs[8]["ethnicity"] = None
+    path = write(tmp_path, recs, produced_at="2026-11-22T08:00:00+08:00")
+
+    copied: list[int] = []
+    real_copy = dbsync.copy_binary
+
+    def counting(cur, table, data):
+        copied.append(data.num_rows)
+        return real_copy(cur, table, data)
+
+    monkeypatch.setattr(dbsync, "copy_binary", counting)
+    push(sdb, path, keys)
+    direct = snapshot(sdb)
+    assert sum(copied) == len(recs)  # every record took the binary COPY
+
+    with sdb.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE"))
+    monkeypatch.setattr(dbsync, "_insert_new_persons", lambda cur, batch, stage, counts, known=None: stage)
+    push(sdb, path, keys)
+    staged = snapshot(sdb)
+    assert sum(copied) == len(recs)  # the second run staged them all
+    for table in ("person", "history", "review", "link_count"):
+        assert direct[table] == staged[table], table
+    person = {r[2]: r for r in direct["person"]}
+    assert sorted(person[recs[0]["name"]][9]) == sorted(recs[0]["care_tags"])
+    assert recs[1]["name"] in person
+    since = person[recs[2]["name"]][19]
+    assert since == dt.datetime(2026, 11, 21, 18, 59, 59, 500000, tzinfo=dt.UTC)
+    assert person[recs[3]["name"]][19] == dt.datetime(2026, 11, 20, 1, 30, tzinfo=dt.UTC)
+    assert person[recs[4]["name"]][10] is None and person[recs[5]["name"]][10] is None
+
+
 def test_an_abandoned_bulk_load_is_undone_by_the_next_batch(sdb, persons, keys, tmp_path, monkeypatch) -> None:
     normal_ddl = _person_ddl(sdb)
     monkeypatch.setattr(dbsync, "BULK_MIN_RECORDS", 100)
