@@ -366,7 +366,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=10_000)
     ap.add_argument("--messy", type=int, default=24_000)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--chunk-size", type=int, default=dbsync.CHUNK_SIZE)
+    ap.add_argument("--chunk-size", type=int, default=None, help="default: geo.db.sync.default_chunk_size")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", action="store_true", help="keep the database and the batch files")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
@@ -405,7 +405,7 @@ def main() -> None:
             keys=keys,
             workers=args.workers,
             chunk_size=args.chunk_size,
-            progress=lambda d, t, m: say(f"  {m}") if d % 500_000 < args.chunk_size else None,
+            progress=lambda d, t, m: say(f"  {m}") if d % 500_000 < (args.chunk_size or dbsync.CHUNK_SIZE) else None,
         )
         full_s = time.perf_counter() - t0
         cpu = {k: v - cpu0[k] for k, v in cpu_seconds().items()}

@@ -100,6 +100,18 @@ def _col(frame: object, name: str) -> list:
     return frame[name].tolist()  # type: ignore[index]
 
 
+def _arrow(frame: object) -> pa.Table:
+    """A pandas DataFrame (NaN as null) or a pyarrow Table as a pyarrow Table."""
+    if hasattr(frame, "column_names"):
+        return frame  # type: ignore[return-value]
+    return pa.Table.from_pandas(frame, preserve_index=False)  # type: ignore[arg-type]
+
+
+def _ints(t: pa.Table, name: str) -> list[int | None]:
+    """A whole-number column as Python ints (None for null)."""
+    return pc.cast(t.column(name), pa.int64()).to_pylist()
+
+
 def _dwelling_table(frame: object) -> pa.Table:
     """Dwellings as an Arrow table with int64 id, building_id, unit (null when unknown), text room."""
     if hasattr(frame, "column_names"):
@@ -148,6 +160,50 @@ def _core(name: str) -> str:
         if name.endswith(suf) and len(name) > len(suf) + 1:
             return name[: -len(suf)]
     return name
+
+
+class _Scopes:
+    """Buildings by scope (a compound id, or ``("", community)`` for buildings outside compounds)
+    and building key (:func:`geo.address.building_key` of their number), as ``get(scope)`` →
+    ``{key: [building ids]}``. A scope's dict is built when it is first asked for: a batch
+    touches few of a city's scopes."""
+
+    def __init__(self, bid: list[int], number: list[object], cid: list[int | None], comm: list[str]) -> None:
+        self._bid, self._number = bid, number
+        code_of = {m: -1 - i for i, m in enumerate(dict.fromkeys(comm))}
+        code = np.array(
+            [c if c is not None else code_of[m] for c, m in zip(cid, comm, strict=True)], dtype=np.int64
+        ).reshape(-1)
+        self._order = np.argsort(code, kind="stable")
+        codes, starts = np.unique(code[self._order], return_index=True)
+        ends = np.append(starts[1:], len(code))
+        scope_of = {v: ("", m) for m, v in code_of.items()}
+        self._span: dict[object, tuple[int, int]] = {
+            (c if c >= 0 else scope_of[c]): (a, e)
+            for c, a, e in zip(codes.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        }
+        self._keys: dict[str, str | None] = {}  # building numbers repeat (1号楼…): each parsed once
+        self._built: dict[object, dict[str, list[int]]] = {}
+
+    def get(self, scope: object, default: dict[str, list[int]] | None = None) -> dict[str, list[int]] | None:
+        built = self._built.get(scope)
+        if built is not None:
+            return built
+        span = self._span.get(scope)
+        if span is None:
+            return default
+        built = {}
+        for i in self._order[span[0] : span[1]].tolist():
+            n = self._number[i]
+            if not isinstance(n, str):
+                continue
+            key = self._keys.get(n, "")
+            if key == "":
+                key = self._keys[n] = addr.building_key(n)
+            if key is not None:
+                built.setdefault(key, []).append(self._bid[i])
+        self._built[scope] = built
+        return built
 
 
 class DwellingIndex:
@@ -227,35 +283,18 @@ class DwellingIndex:
                 self.compound_name[cid] = norm
                 self.compounds_by_name.setdefault(norm, []).append(cid)
 
-        # buildings by scope: a compound id, or ("", community) for buildings outside compounds
-        self.scope: dict[object, dict[str, list[int]]] = {}
-        self.building_comm: dict[int, str] = {}
-        self.building_units: dict[int, int] = {}
-        self.building_compound: dict[int, int | None] = {}
-        keys: dict[str, str | None] = {}  # building numbers repeat (1号楼…): parse each once
-        for bid, number, cid, comm, units in zip(
-            _col(buildings, "id"),
-            _col(buildings, "number"),
-            _col(buildings, "compound_id"),
-            _col(buildings, "community_code"),
-            _col(buildings, "units"),
-            strict=True,
-        ):
-            bid = int(bid)
-            if isinstance(number, str):
-                key = keys.get(number, "")
-                if key == "":
-                    key = keys[number] = addr.building_key(number)
-            else:
-                key = None
-            has_c = not _missing(cid)
-            self.building_comm[bid] = comm
-            self.building_units[bid] = int(units) if not _missing(units) and units else 1
-            self.building_compound[bid] = int(cid) if has_c else None
-            if key is None:
-                continue
-            scope = int(cid) if has_c else ("", comm)
-            self.scope.setdefault(scope, {}).setdefault(key, []).append(bid)
+        # a city has a few hundred thousand buildings: their facts are read column by column
+        b = _arrow(buildings)
+        bid = _ints(b, "id")
+        cid = _ints(b, "compound_id")
+        comm = b.column("community_code").to_pylist()
+        units = pc.cast(b.column("units"), pa.int64())
+        units = pc.if_else(pc.fill_null(pc.greater(units, 0), False), units, 1).to_pylist()
+        number = b.column("number").to_pylist()
+        self.building_comm: dict[int, str] = dict(zip(bid, comm, strict=True))
+        self.building_units: dict[int, int] = dict(zip(bid, units, strict=True))
+        self.building_compound: dict[int, int | None] = dict(zip(bid, cid, strict=True))
+        self.scope = _Scopes(bid, number, cid, comm)
         self.dw: dict[int, int] = {}
         self.dw_text: dict[tuple[int, int, str], int] = {}
         self.count: dict[int, int] = {}

@@ -114,8 +114,12 @@ def print_report(report: dict) -> None:
 def push_cmd(
     file: Annotated[Path, typer.Argument(help="the batch file (NDJSON or CSV, UTF-8 or GBK)")],
     chunk_size: Annotated[
-        int, typer.Option(help="records per committed chunk (fixed when a batch is first seen)")
-    ] = 50_000,
+        int | None,
+        typer.Option(
+            help="records per committed chunk (default: 50,000 for a batch over 16 MB, else 2,500; "
+            "fixed when a batch is first seen)"
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="worker processes preparing chunks (default: per CPU)")] = None,
     report_json: Annotated[Path | None, typer.Option("--report", help="also write the report as JSON here")] = None,
 ) -> None:
@@ -123,7 +127,7 @@ def push_cmd(
     from geo.db.sync import push
     from geo.sync import read_header
 
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise typer.BadParameter("--chunk-size must be at least 1")
     read_header(file)  # a bad file is one error line, before any progress is shown
     engine = _engine()

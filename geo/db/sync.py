@@ -10,8 +10,9 @@ reaches (the merge is idempotent anyway: a re-applied record is ``same``). Only 
 works on a batch at a time (a session advisory lock on the batch id).
 
 Chunks are prepared (parsed, validated, matched, hashed and encrypted) by :func:`geo.sync.
-prepare_chunk`; for large batches in a pool of worker processes while this process merges the
-previous chunk, so Python and PostgreSQL work at the same time.
+prepare_chunk`, each while the previous chunk is merged, so Python and PostgreSQL work at the same
+time: for large batches in a pool of worker processes, for small ones (smaller chunks) in a
+thread of this process.
 
 Test hook (crash safety): with ``GRIDMAP_SYNC_CRASH_AT=<chunk>:<phase>[,…]`` in the environment
 the process applying a batch kills itself with ``SIGKILL`` (:func:`geo.sync.crash_point`) when
@@ -20,7 +21,7 @@ numbers chunks alike) at ``<phase>``:
 
 * ``prepare``: the chunk's addresses are matched, its records not yet hashed and encrypted (in
   a worker process: the applying process is killed, then the worker; earlier chunks may still
-  be committing);
+  be committing, as with the preparing thread of a small batch);
 * ``staged``: inside the chunk's transaction, after its new persons' COPY and the COPY into
   staging, before the merge;
 * ``merged``: inside the chunk's transaction, after the merge, rejects and checkpoint, just
@@ -64,8 +65,11 @@ from geo.matching import DwellingIndex
 from geo.people import RowReject
 from geo.privacy import PersonKeys, get_person_keys
 
-#: records per chunk (one transaction each)
+#: records per chunk (one transaction each) of a large batch
 CHUNK_SIZE = 50_000
+#: records per chunk of a small batch (prepared in this process, the next chunk while the database
+#: applies one: a 10,000-change batch takes about 15 % less time than in one chunk)
+SMALL_CHUNK_SIZE = 2_500
 #: batches larger than this (bytes) load every dwelling into the matcher and use worker processes
 FULL_INDEX_BYTES = 16 << 20
 #: bulk mode (see sql/sync_bulk_begin.sql) for full batches of at least this many records that
@@ -220,10 +224,12 @@ def register_batch(
     *,
     sha256: str,
     size: int,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int | None = None,
     path: str | None = None,
 ) -> BatchRow:
-    """Create the batch's row, or return the existing one (same content required)."""
+    """Create the batch's row, or return the existing one (same content required). The chunk
+    size (default: :func:`default_chunk_size`) is fixed when the batch is first seen."""
+    chunk_size = chunk_size or default_chunk_size(header, size)
     with engine.begin() as conn:
         row = conn.execute(
             sa.text(
@@ -272,6 +278,12 @@ def register_batch(
         row.received_at,
         row.sha256,
     )
+
+
+def default_chunk_size(header: sync.BatchHeader, size: int) -> int:
+    """:data:`CHUNK_SIZE` records for a batch that worker processes prepare (larger than
+    :data:`FULL_INDEX_BYTES`), else :data:`SMALL_CHUNK_SIZE`."""
+    return CHUNK_SIZE if size - header.data_offset > FULL_INDEX_BYTES else SMALL_CHUNK_SIZE
 
 
 # -- applying one chunk -------------------------------------------------------------------------
@@ -624,10 +636,19 @@ def _prepared_stream(
     ctx: sync.Context,
     workers: int,
 ) -> Iterator[sync.Prepared]:
-    """Prepared chunks in order; with ``workers`` > 0 prepared ahead in worker processes."""
+    """Prepared chunks in order, prepared ahead while the caller applies the one before: in
+    ``workers`` worker processes, or with none in one thread of this process (the database does
+    most of applying a chunk, so the thread mostly has the GIL to itself)."""
     if workers <= 0:
-        for ch in chunks:
-            yield sync.prepare_chunk(ctx, ch)
+        with cf.ThreadPoolExecutor(1, thread_name_prefix="gridmap-prepare") as ahead:
+            nxt = None
+            for ch in chunks:
+                fut = ahead.submit(sync.prepare_chunk, ctx, ch)
+                if nxt is not None:
+                    yield nxt.result()
+                nxt = fut
+            if nxt is not None:
+                yield nxt.result()
         return
     # fork shares the (large) index without pickling it; with other threads running (the API
     # server) forking is unsafe, so forkserver sends it to each worker once instead
@@ -658,7 +679,7 @@ def push(
     keys: PersonKeys | None = None,
     progress: Progress = _no_progress,
     workers: int | None = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int | None = None,
     today: dt.date | None = None,
     full_index: bool | None = None,
     stop_after: int | None = None,

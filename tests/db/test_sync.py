@@ -966,6 +966,43 @@ def test_new_persons_copied_in_binary_are_stored_as_the_staged_merge_stores_them
     assert person[recs[4]["name"]][10] is None and person[recs[5]["name"]][10] is None
 
 
+def test_a_small_batch_goes_in_small_chunks_prepared_ahead_in_a_thread(
+    sdb, persons, keys, tmp_path, monkeypatch
+) -> None:
+    """Without --chunk-size a small batch is cut into SMALL_CHUNK_SIZE chunks, each prepared in a
+    thread while the one before is applied, and ends as the same batch applied in one chunk."""
+    rows = persons.head(4000).to_dict("records")
+    first = write(tmp_path, [record(r) for r in rows[:3000]], name="first.ndjson")
+    changes = [record(r, version=2, phone="13900000000") for r in rows[:1500]]
+    changes += [record(r, version=2, address=rows[-1 - i]["address"]) for i, r in enumerate(rows[1500:2500])]
+    changes += [{"op": "move_out", "version": 2, "id_number": r["id_number"]} for r in rows[2500:2800]]
+    changes += [record(r) for r in rows[3000:]]
+    second = write(tmp_path, changes, name="second.ndjson")
+    push(sdb, first, keys, chunk_size=50_000)
+    push(sdb, second, keys, chunk_size=50_000)
+    one_chunk = snapshot(sdb)
+
+    with sdb.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {SYNC_TABLES} RESTART IDENTITY CASCADE"))
+    threads: list[tuple[int, str]] = []
+    real_prepare = sync.prepare_chunk
+
+    def recording(ctx, chunk):
+        threads.append((chunk.index, threading.current_thread().name))
+        return real_prepare(ctx, chunk)
+
+    monkeypatch.setattr(sync, "prepare_chunk", recording)
+    push(sdb, first, keys)
+    rep = push(sdb, second, keys)
+    chunked = snapshot(sdb)
+    assert rep["actions"] == {"insert": 1000, "update": 2800}
+    assert scalar(sdb, "SELECT array_agg(DISTINCT chunk_size) FROM sync_batch") == [dbsync.SMALL_CHUNK_SIZE]
+    assert [i for i, _ in threads] == [0, 1, 0, 1]  # two chunks per batch
+    assert all(name.startswith("gridmap-prepare") for _, name in threads)
+    for table in ("person", "history", "review", "link_count"):
+        assert chunked[table] == one_chunk[table], table
+
+
 def test_an_abandoned_bulk_load_is_undone_by_the_next_batch(sdb, persons, keys, tmp_path, monkeypatch) -> None:
     normal_ddl = _person_ddl(sdb)
     monkeypatch.setattr(dbsync, "BULK_MIN_RECORDS", 100)
