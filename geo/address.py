@@ -356,9 +356,10 @@ def _area(
     return name, m.end(), False
 
 
-def parse(raw: str | None, gazetteer: Gazetteer | None = None) -> ParsedAddress:
-    """Split an address into its parts (see the module docstring)."""
-    text = normalize(raw)
+def parse(raw: str | None, gazetteer: Gazetteer | None = None, *, text: str | None = None) -> ParsedAddress:
+    """Split an address into its parts (see the module docstring); ``text``: ``normalize(raw)``
+    when the caller has it already."""
+    text = normalize(raw) if text is None else text
     p = ParsedAddress(raw=raw or "", text=text)
     if not text:
         p.parse_confidence = 0.0

@@ -417,8 +417,9 @@ class DwellingIndex:
                 self.dw[_key(b, min(max(u, 0), 255), int(r))] = d
 
     # -- matching ---------------------------------------------------------------------------
-    def parse(self, raw: str | None) -> addr.ParsedAddress:
-        return addr.parse(raw, self.gazetteer)
+    def parse(self, raw: str | None, text: str | None = None) -> addr.ParsedAddress:
+        """``raw`` parsed with the city's names (``text``: its normalised form, when known)."""
+        return addr.parse(raw, self.gazetteer, text=text)
 
     def match(self, raw: str | None) -> MatchResult:
         """Match one address: the registry's standard address as it is (or normalised), else
@@ -428,23 +429,27 @@ class DwellingIndex:
             return MatchResult("exact", d, 1.0, [Candidate(d, 1.0, "standard address")])
         return self.match_parsed(self.parse(raw))
 
-    def exact_ids(self, addresses: Iterable[str]) -> dict[str, int]:
+    def exact_ids(self, addresses: Iterable[str], norms: dict[str, str] | None = None) -> dict[str, int]:
         """The dwelling of each address that is a registry's standard address, as it is or else
         normalised (one shared by two dwellings is none). A partial index asks
-        :attr:`exact_loader`, when it has one, so that such addresses need no dwellings loaded."""
+        :attr:`exact_loader`, when it has one, so that such addresses need no dwellings loaded.
+        ``norms`` receives the normalised form of each address normalised here."""
         raw = [a for a in addresses if a]
-        norm: dict[str, str] | None = None
+        norm: dict[str, str] = {} if norms is None else norms
         table = self.exact
         if not self.complete and self.exact_loader is not None and raw:
-            norm = {a: addr.normalize(a) for a in raw}
-            table = self.exact_loader(sorted(set(raw) | set(norm.values())))
+            norm.update((a, addr.normalize(a)) for a in raw)
+            table = self.exact_loader(sorted(set(raw) | {norm[a] for a in raw}))
         out: dict[str, int] = {}
         if not table:
             return out
         for a in raw:
             d = table.get(a)
             if d is None:
-                d = table.get(norm[a] if norm is not None else addr.normalize(a))
+                n = norm.get(a)
+                if n is None:
+                    n = norm[a] = addr.normalize(a)
+                d = table.get(n)
             if d is not None and d > 0:
                 out[a] = d
         return out

@@ -729,6 +729,11 @@ def validate_record(n: int, rec: dict[str, object], *, today: dt.date) -> Record
 
 
 # -- staging -------------------------------------------------------------------------------------
+#: byte maps XOR-ing a key with HMAC's inner and outer pad
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
 class Encoder:
     """Keyed hash and cipher of ID numbers, with the key objects built once (the format is
     :class:`geo.privacy.PersonKeys`'s: ``nonce ‖ AES-GCM(id)``, AAD ``person.id``)."""
@@ -737,9 +742,27 @@ class Encoder:
         self.keys = keys
         self._hkey = keys.hmac_key
         self._aes = AESGCM(keys.enc_key)
+        # HMAC's two padded-key blocks (RFC 2104), hashed once for all values (see id_hashes)
+        k = self._hkey if len(self._hkey) <= 64 else hashlib.sha256(self._hkey).digest()
+        k = k.ljust(64, b"\0")
+        self._inner = hashlib.sha256(k.translate(_IPAD))
+        self._outer = hashlib.sha256(k.translate(_OPAD))
 
     def id_hash(self, value: str) -> bytes:
         return hmac.digest(self._hkey, value.encode("ascii"), "sha256")
+
+    def id_hashes(self, values: Iterable[str]) -> list[bytes]:
+        """:meth:`id_hash` of each value (HMAC-SHA256), from the padded-key states hashed once:
+        half the time of ``hmac.digest``, which hashes them again for every value."""
+        inner, outer = self._inner.copy, self._outer.copy
+        out = []
+        for v in values:
+            i = inner()
+            i.update(v.encode("ascii"))
+            o = outer()
+            o.update(i.digest())
+            out.append(o.digest())
+        return out
 
     def encrypt(self, value: str) -> bytes:
         nonce = os.urandom(12)
@@ -1126,9 +1149,10 @@ def _stage(
     distinct = {a for a in address[is_up] if a}
     # standard addresses (most records) straight away, as index.match finds them; the rest parsed,
     # their dwellings loaded when the index is partial, and matched part by part
-    found = index.exact_ids(distinct)  # type: ignore[attr-defined]
+    norms: dict[str, str] = {}
+    found = index.exact_ids(distinct, norms)  # type: ignore[attr-defined]
     mcols: dict[str, tuple] = {a: ("exact", d, 1.0, None, None, None, None) for a, d in found.items()}
-    parsed = {a: index.parse(a) for a in distinct if a not in found}  # type: ignore[attr-defined]
+    parsed = {a: index.parse(a, norms.get(a)) for a in distinct if a not in found}  # type: ignore[attr-defined]
     index.ensure(parsed.values())  # type: ignore[attr-defined]
     matches = {a: index.match_parsed(p) for a, p in parsed.items()}  # type: ignore[attr-defined]
     crash_point(chunk, "prepare")  # test hook: matched, not yet hashed and encrypted
@@ -1154,9 +1178,7 @@ def _stage(
     for s_, c_ in Counter(x for x in status if x is not None).items():
         tallies[f"match_{s_}"] += c_
     # the ID number never leaves this function: keyed hash, cipher and mask only
-    hkey = ctx.encoder._hkey
-    digest = hmac.digest
-    id_hash = [digest(hkey, v.encode(), "sha256") for v in idn]
+    id_hash = ctx.encoder.id_hashes(idn)
     id_cipher = ctx.encoder.encrypt_many(idn)
     name = cols["name"]
     sex = cols["sex"]
