@@ -824,7 +824,6 @@ class Context:
     today: dt.date
 
 
-_FAST_POPULATION = frozenset(POPULATION_TYPES)
 _STAGE_SCHEMA = pa.schema(
     [
         ("line_no", pa.int64()),
@@ -962,15 +961,25 @@ def _arrow_table(header: BatchHeader, lines: list[bytes]) -> pa.Table | None:
     return t
 
 
-def _text_col(t: pa.Table, name: str) -> np.ndarray:
-    """A text column, trimmed, '' → None, as an object array (None when absent)."""
-    if name not in t.column_names:
-        return np.full(t.num_rows, None, dtype=object)
-    c = t.column(name)
-    if not pa.types.is_string(c.type):
-        return np.full(t.num_rows, None, dtype=object)
-    c = pc.utf8_trim_whitespace(c)
-    c = pc.if_else(pc.equal(c, ""), pa.scalar(None, pa.string()), c)
+def _column_text(t: pa.Table, name: str) -> pa.Array:
+    """A text column trimmed, '' as null (all null when absent or not text)."""
+    if name not in t.column_names or not pa.types.is_string(t.column(name).type):
+        return pa.nulls(t.num_rows, pa.string())
+    c = pc.utf8_trim_whitespace(t.column(name).combine_chunks())
+    return pc.if_else(pc.equal(c, ""), pa.scalar(None, pa.string()), c)
+
+
+def _true(mask: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy, null as False."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _absent_or(c: pa.Array, cond: pa.Array) -> np.ndarray:
+    """Rows where the text ``c`` is null or ``cond`` holds."""
+    return _true(pc.or_kleene(pc.is_null(c), cond))
+
+
+def _objects(c: pa.Array) -> np.ndarray:
     return c.to_numpy(zero_copy_only=False)
 
 
@@ -981,23 +990,23 @@ def _fast_rows(ctx: Context, t: pa.Table) -> tuple[np.ndarray, dict[str, object]
     n = t.num_rows
     ok = np.ones(n, dtype=bool)
     # op: absent or upsert (other operations and aliases take the per-record path)
-    op = _text_col(t, "op")
-    ok &= np.array([o is None or o == "upsert" for o in op], dtype=bool) if n else ok
+    ok &= _absent_or(op := _column_text(t, "op"), pc.equal(op, "upsert"))
     # version: a whole number ≥ 0; updated_at given → per-record path
     if "version" in t.column_names and pa.types.is_integer(t.column("version").type):
         v = t.column("version")
-        ok &= pc.fill_null(pc.greater_equal(v, 0), False).to_numpy(zero_copy_only=False)
+        ok &= _true(pc.greater_equal(v, 0))
         version = pc.fill_null(v, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     else:
         ok[:] = False
         version = np.zeros(n, dtype=np.int64)
-    if "updated_at" in t.column_names:
-        ok &= ~np.array([x is not None for x in _text_col(t, "updated_at")], dtype=bool)
-    # the ID number: 18 ASCII characters, digits, check character, a real birth date
-    raw = _text_col(t, "id_number")
-    id_ok = np.array([x is not None and len(x) == 18 and x.isascii() for x in raw], dtype=bool)
-    idn = np.where(id_ok, raw, "000000000000000000").astype("U18")
-    b = np.frombuffer(np.char.upper(idn).astype("S18").tobytes(), dtype=np.uint8).reshape(n, 18)
+    ok &= _true(pc.is_null(_column_text(t, "updated_at")))
+    # the ID number: 18 ASCII characters (as many bytes as characters), digits, check character,
+    # a real birth date
+    raw = _column_text(t, "id_number")
+    id_ok = _true(pc.and_(pc.equal(pc.utf8_length(raw), 18), pc.equal(pc.binary_length(raw), 18)))
+    idn = pc.if_else(pa.array(id_ok), pc.utf8_upper(raw), "000000000000000000")
+    start = np.frombuffer(idn.buffers()[1], np.int32, 1, idn.offset)[0]
+    b = np.frombuffer(idn.buffers()[2], np.uint8, 18 * n, start).reshape(n, 18)
     d = b[:, :17].astype(np.int64) - 48
     id_ok &= ((d >= 0) & (d <= 9)).all(axis=1)
     check = np.frombuffer(ids.CHECK_CHARS.encode(), dtype=np.uint8)[(d * np.array(_W, dtype=np.int64)).sum(axis=1) % 11]
@@ -1016,35 +1025,37 @@ def _fast_rows(ctx: Context, t: pa.Table) -> tuple[np.ndarray, dict[str, object]
     id_ok &= ~pd.isna(births)
     id_ok &= (births >= np.datetime64("1880-01-01")) & (births <= np.datetime64(ctx.today))
     ok &= id_ok
-    value = np.char.upper(idn).astype(object)
-    male = (d[:, 16] % 2) == 1
-    sex_id = np.where(male, "男", "女").astype(object)
-    birth_iso = pd.Series(births).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    # name; birth date and sex as the ID says; population type; ethnicity as a name
-    name = _text_col(t, "name")
-    ok &= np.array([x is not None and len(x) <= MAX_TEXT for x in name], dtype=bool)
-    given_birth = _text_col(t, "birth_date")
-    ok &= np.array([g is None or g == bi for g, bi in zip(given_birth, birth_iso, strict=True)])
-    given_sex = _text_col(t, "sex")
-    ok &= np.array([g is None or g == s for g, s in zip(given_sex, sex_id, strict=True)])
-    ptype = _text_col(t, "population_type")
-    ok &= np.array([p is None or p in _FAST_POPULATION for p in ptype], dtype=bool)
-    eth = _text_col(t, "ethnicity")
-    ok &= np.array([e is None or not e.isdigit() for e in eth], dtype=bool)
-    cols: dict[str, object] = {"version": version, "id_number": value, "sex": sex_id}
-    cols["birth_date"] = birth_iso
-    cols["name"], cols["ethnicity"], cols["population_type"] = name, eth, ptype
+    male = pa.array((d[:, 16] % 2) == 1)
+    sex_id = pc.if_else(male, "男", "女")
+    birth = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(idn, 6, 10),
+        pc.utf8_slice_codeunits(idn, 10, 12),
+        pc.utf8_slice_codeunits(idn, 12, 14),
+        "-",
+    )
+    # name; birth date and sex as the ID says; population type; ethnicity as a name (letters only:
+    # a code, or anything else, takes the per-record path)
+    name = _column_text(t, "name")
+    ok &= _true(pc.less_equal(pc.utf8_length(name), MAX_TEXT))
+    ok &= _absent_or(given := _column_text(t, "birth_date"), pc.equal(given, birth))
+    ok &= _absent_or(given := _column_text(t, "sex"), pc.equal(given, sex_id))
+    ok &= _absent_or(ptype := _column_text(t, "population_type"), pc.is_in(ptype, pa.array(POPULATION_TYPES)))
+    ok &= _absent_or(eth := _column_text(t, "ethnicity"), pc.utf8_is_alpha(eth))
+    cols: dict[str, object] = {"version": version, "id_number": _objects(idn), "sex": _objects(sex_id)}
+    cols["birth_date"] = _objects(birth)
+    cols["name"], cols["ethnicity"], cols["population_type"] = _objects(name), _objects(eth), _objects(ptype)
     for f in ("phone", "relation", "address", "hukou_address"):
-        c = _text_col(t, f)
-        ok &= np.array([x is None or len(x) <= MAX_TEXT for x in c], dtype=bool)
-        cols[f] = c
-    tags_col = t.column("care_tags") if "care_tags" in t.column_names else None
-    if tags_col is None:
-        tags = np.full(n, "", dtype=object)
-    elif pa.types.is_string(tags_col.type):
-        tags = np.array([";".join(_tags(x)) if x else "" for x in tags_col.to_pylist()], dtype=object)
-    else:
-        tags = np.array([";".join(_tags(x or [])) for x in tags_col.to_pylist()], dtype=object)
+        c = _column_text(t, f)
+        ok &= _absent_or(c, pc.less_equal(pc.utf8_length(c), MAX_TEXT))
+        cols[f] = _objects(c)
+    # care tags: cleaned one by one where there are any
+    tags = np.full(n, "", dtype=object)
+    if "care_tags" in t.column_names:
+        tc = t.column("care_tags").combine_chunks()
+        size = pc.utf8_length(tc) if pa.types.is_string(tc.type) else pc.list_value_length(tc)
+        some = np.flatnonzero(_true(pc.greater(size, 0)))
+        if len(some):
+            tags[some] = [";".join(_tags(x)) for x in tc.take(pa.array(some)).to_pylist()]
     cols["care_tags"] = tags
     return ok, cols
 

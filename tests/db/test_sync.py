@@ -813,6 +813,9 @@ def test_chunks_cut_in_blocks_match_a_line_by_line_cut(tmp_path, seed) -> None:
     assert got == _reference_chunks(data, h.data_offset, size)
 
 
+FULLWIDTH_DIGITS = {ord(c): ord(c) + 0xFEE0 for c in "0123456789X"}
+
+
 def test_the_fast_path_and_record_by_record_validation_agree(persons, keys, monkeypatch) -> None:
     """Records checked column by column give the same staging rows and rejects as one by one."""
     from geo.db.sync import DwellingIndex  # noqa: F401 - the index type
@@ -833,8 +836,12 @@ def test_the_fast_path_and_record_by_record_validation_agree(persons, keys, monk
         dict(recs[9], version=-1),
         dict(recs[10], birth_date="1900-01-01"),
         {**recs[11], "op": "新增"},
+        dict(recs[12], ethnicity="汉族1"),  # not a code, not only letters
+        dict(recs[13], id_number=recs[13]["id_number"].translate(FULLWIDTH_DIGITS)),
+        dict(recs[14], care_tags=" ", phone=" 13900000000 "),
+        dict(recs[15], ethnicity="Han", population_type=" 流动 "),
     ]
-    batch = recs[12:] + odd
+    batch = recs[16:] + odd
     header = sync.BatchHeader(uuid.uuid4(), "gaj", "incremental", None, "ndjson", "utf-8")
     import json as _json
 
