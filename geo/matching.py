@@ -346,8 +346,15 @@ class DwellingIndex:
                     self.single[b] = int(did[f])
                 else:
                     self.single.pop(b, None)
-            for i in np.flatnonzero(counts[inverse] <= SMALL_BUILDING):
-                self.small.setdefault(int(bid[i]), []).append((int(unit[i]), str(room[int(i)].as_py()), int(did[i])))
+            few = np.flatnonzero(counts[inverse] <= SMALL_BUILDING)
+            for b, u, r, d in zip(
+                bid[few].tolist(),
+                unit[few].tolist(),
+                room.take(pa.array(few)).to_pylist(),
+                did[few].tolist(),
+                strict=True,
+            ):
+                self.small.setdefault(b, []).append((u, str(r), d))
             self.loaded.update(ub.tolist())
         if complete:
             self.complete = True
