@@ -366,7 +366,12 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=10_000)
     ap.add_argument("--messy", type=int, default=24_000)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--chunk-size", type=int, default=None, help="default: geo.db.sync.default_chunk_size")
+    ap.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="default: 50,000 for the full batch, 2,500 for the incremental one (by file size)",
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", action="store_true", help="keep the database and the batch files")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")

@@ -171,9 +171,7 @@ class _Scopes:
     def __init__(self, bid: list[int], number: list[object], cid: list[int | None], comm: list[str]) -> None:
         self._bid, self._number = bid, number
         code_of = {m: -1 - i for i, m in enumerate(dict.fromkeys(comm))}
-        code = np.array(
-            [c if c is not None else code_of[m] for c, m in zip(cid, comm, strict=True)], dtype=np.int64
-        ).reshape(-1)
+        code = np.array([c if c is not None else code_of[m] for c, m in zip(cid, comm, strict=True)], dtype=np.int64)
         self._order = np.argsort(code, kind="stable")
         codes, starts = np.unique(code[self._order], return_index=True)
         ends = np.append(starts[1:], len(code))

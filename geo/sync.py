@@ -23,7 +23,6 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
-import hmac
 import io
 import json
 import os
@@ -735,8 +734,9 @@ _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 class Encoder:
-    """Keyed hash and cipher of ID numbers, with the key objects built once (the format is
-    :class:`geo.privacy.PersonKeys`'s: ``nonce ‖ AES-GCM(id)``, AAD ``person.id``)."""
+    """Keyed hashes and ciphers of a chunk's ID numbers, with the key objects built once (the
+    format is :class:`geo.privacy.PersonKeys`'s, whose methods do one value: ``nonce ‖
+    AES-GCM(id)``, AAD ``person.id``)."""
 
     def __init__(self, keys: PersonKeys) -> None:
         self.keys = keys
@@ -748,12 +748,9 @@ class Encoder:
         self._inner = hashlib.sha256(k.translate(_IPAD))
         self._outer = hashlib.sha256(k.translate(_OPAD))
 
-    def id_hash(self, value: str) -> bytes:
-        return hmac.digest(self._hkey, value.encode("ascii"), "sha256")
-
     def id_hashes(self, values: Iterable[str]) -> list[bytes]:
-        """:meth:`id_hash` of each value (HMAC-SHA256), from the padded-key states hashed once:
-        half the time of ``hmac.digest``, which hashes them again for every value."""
+        """:meth:`PersonKeys.id_hash` of each value (HMAC-SHA256), from the padded-key states
+        hashed once: half the time of ``hmac.digest``, which hashes them again for every value."""
         inner, outer = self._inner.copy, self._outer.copy
         out = []
         for v in values:
@@ -764,12 +761,8 @@ class Encoder:
             out.append(o.digest())
         return out
 
-    def encrypt(self, value: str) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aes.encrypt(nonce, value.encode("ascii"), b"person.id")
-
     def encrypt_many(self, values: Iterable[str]) -> list[bytes]:
-        """:meth:`encrypt` of each value, the random nonces drawn from the OS in one call."""
+        """:meth:`PersonKeys.encrypt` of each value, the random nonces drawn from the OS in one call."""
         values = list(values)
         nonces = os.urandom(12 * len(values))
         enc = self._aes.encrypt
@@ -961,6 +954,18 @@ def _arrow_table(header: BatchHeader, lines: list[bytes]) -> pa.Table | None:
     return t
 
 
+def fixed_width_bytes(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
+    """The bytes of a text or binary column whose every value is ``width`` bytes long, as an
+    ``(n, width)`` array (any other length is an error)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_string(values.type):
+        values = values.cast(pa.binary())
+    fixed = values.cast(pa.binary(width))
+    n = len(fixed)
+    return np.frombuffer(fixed.buffers()[1], np.uint8, width * n, width * fixed.offset).reshape(n, width)
+
+
 def _column_text(t: pa.Table, name: str) -> pa.Array:
     """A text column trimmed, '' as null (all null when absent or not text)."""
     if name not in t.column_names or not pa.types.is_string(t.column(name).type):
@@ -1005,8 +1010,7 @@ def _fast_rows(ctx: Context, t: pa.Table) -> tuple[np.ndarray, dict[str, object]
     raw = _column_text(t, "id_number")
     id_ok = _true(pc.and_(pc.equal(pc.utf8_length(raw), 18), pc.equal(pc.binary_length(raw), 18)))
     idn = pc.if_else(pa.array(id_ok), pc.utf8_upper(raw), "000000000000000000")
-    start = np.frombuffer(idn.buffers()[1], np.int32, 1, idn.offset)[0]
-    b = np.frombuffer(idn.buffers()[2], np.uint8, 18 * n, start).reshape(n, 18)
+    b = fixed_width_bytes(idn, 18)
     d = b[:, :17].astype(np.int64) - 48
     id_ok &= ((d >= 0) & (d <= 9)).all(axis=1)
     check = np.frombuffer(ids.CHECK_CHARS.encode(), dtype=np.uint8)[(d * np.array(_W, dtype=np.int64)).sum(axis=1) % 11]

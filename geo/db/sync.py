@@ -248,8 +248,8 @@ def register_batch(
     path: str | None = None,
 ) -> BatchRow:
     """Create the batch's row, or return the existing one (same content required). The chunk
-    size (default: :func:`default_chunk_size`) is fixed when the batch is first seen."""
-    chunk_size = chunk_size or default_chunk_size(header, size)
+    size (default: by :func:`_is_large`) is fixed when the batch is first seen."""
+    chunk_size = chunk_size or (CHUNK_SIZE if _is_large(header, size) else SMALL_CHUNK_SIZE)
     with engine.begin() as conn:
         row = conn.execute(
             sa.text(
@@ -300,10 +300,12 @@ def register_batch(
     )
 
 
-def default_chunk_size(header: sync.BatchHeader, size: int) -> int:
-    """:data:`CHUNK_SIZE` records for a batch that worker processes prepare (larger than
-    :data:`FULL_INDEX_BYTES`), else :data:`SMALL_CHUNK_SIZE`."""
-    return CHUNK_SIZE if size - header.data_offset > FULL_INDEX_BYTES else SMALL_CHUNK_SIZE
+def _is_large(header: sync.BatchHeader, size: int) -> bool:
+    """Whether a batch file of ``size`` bytes is large (over :data:`FULL_INDEX_BYTES` of records):
+    the complete dwelling index, worker processes and :data:`CHUNK_SIZE` chunks; else
+    :data:`SMALL_CHUNK_SIZE` chunks prepared in this process. Judged by the whole file, not what is
+    left of it (a resumed run is no smaller a batch)."""
+    return size - header.data_offset > FULL_INDEX_BYTES
 
 
 # -- applying one chunk -------------------------------------------------------------------------
@@ -351,14 +353,9 @@ class KnownHashes:
 
     @staticmethod
     def prefix(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """The first 8 bytes of each keyed hash (a binary column) as an unsigned 64-bit int."""
-        if isinstance(hashes, pa.ChunkedArray):
-            hashes = hashes.combine_chunks()
-        if not len(hashes):
-            return np.zeros(0, np.uint64)
-        starts = np.frombuffer(hashes.buffers()[1], np.int32, len(hashes), hashes.offset)
-        data = np.frombuffer(hashes.buffers()[2], np.uint8)
-        head = np.ascontiguousarray(data[starts[:, None] + np.arange(8)])
+        """The first 8 bytes of each keyed hash (a binary column of 32-byte values) as an
+        unsigned 64-bit int."""
+        head = np.ascontiguousarray(sync.fixed_width_bytes(hashes, 32)[:, :8])
         return head.view(">u8").ravel().astype(np.uint64)
 
 
@@ -384,11 +381,9 @@ def _insert_new_persons(
     else:
         hashes = stage.column("id_hash").to_pylist()
         cur.execute(  # type: ignore[attr-defined]
-            "SELECT p.id_hash FROM unnest(string_to_array(%(h)s, ',')) AS h(x) "
-            "JOIN person p ON p.id_hash = decode(h.x, 'hex') "
-            "UNION ALL SELECT t.id_hash FROM unnest(string_to_array(%(h)s, ',')) AS h(x) "
-            "JOIN sync_tombstone t ON t.id_hash = decode(h.x, 'hex')",
-            {"h": ",".join(h.hex() for h, c in zip(hashes, cand, strict=True) if c)},
+            "SELECT p.id_hash FROM unnest(%(h)s::bytea[]) AS h(x) JOIN person p ON p.id_hash = h.x "
+            "UNION ALL SELECT t.id_hash FROM unnest(%(h)s::bytea[]) AS h(x) JOIN sync_tombstone t ON t.id_hash = h.x",
+            {"h": [h for h, c in zip(hashes, cand, strict=True) if c]},
         )
         found = {bytes(r[0]) for r in cur.fetchall()}  # type: ignore[attr-defined]
         direct = cand & np.fromiter((h not in found for h in hashes), bool, len(hashes))
@@ -845,9 +840,9 @@ def _plan_workers(
     header: sync.BatchHeader, size: int, workers: int | None, full_index: bool | None
 ) -> tuple[int, bool]:
     """(worker processes, whether the complete dwelling index is wanted) for a batch file of
-    ``size`` bytes: judged by the whole batch, not what is left of it (a resumed run is no smaller
-    a batch); worker processes need every dwelling (they have no database connection)."""
-    big = size - header.data_offset > FULL_INDEX_BYTES
+    ``size`` bytes (:func:`_is_large`); worker processes need every dwelling (they have no
+    database connection)."""
+    big = _is_large(header, size)
     if workers is None:
         workers = default_workers() if (full_index if full_index is not None else big) else 0
     return workers, (full_index if full_index is not None else (workers > 0 or big))
@@ -1578,10 +1573,10 @@ def register_resident(
     r = sync.validate_record(1, {"version": 0, **record}, today=today or dt.date.today())
     if isinstance(r, RowReject):
         raise InvalidInput(f"{r.reason}: {r.detail}")
-    enc = sync.Encoder(keys or get_person_keys())
+    keys = keys or get_person_keys()
     with engine.begin() as conn:
         _check_scope(conn, user, dwelling_id)
-        h = enc.id_hash(r.id_number)
+        h = keys.id_hash(r.id_number)
         if conn.execute(sa.text("SELECT 1 FROM person WHERE id_hash = :h"), {"h": h}).first():
             raise Conflict(f"a person with ID number {r.id_masked} is already registered")
         pid = conn.execute(
@@ -1596,7 +1591,7 @@ def register_resident(
             ),
             {
                 "h": h,
-                "c": enc.encrypt(r.id_number),
+                "c": keys.encrypt(r.id_number),
                 "m": r.id_masked,
                 "name": r.name,
                 "sex": r.sex,

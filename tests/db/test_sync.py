@@ -1085,3 +1085,13 @@ def test_a_stale_bulk_hash_set_only_costs_a_retry(sdb, persons, keys, tmp_path) 
     out = dbsync._apply_chunk(sdb, batch, prep, stale)
     assert (out["accepted"], out["unchanged"], out["rejected"]) == (0, 20, 0)
     assert scalar(sdb, "SELECT count(*) FROM person") == 20
+
+
+def test_hash_prefixes_of_a_sliced_column() -> None:
+    """Bulk mode's 64-bit prefixes are those of the column's own values, also when the column is
+    a slice of a larger one (the old buffer reading took its element offset for bytes)."""
+    import pyarrow as pa
+
+    values = [bytes(range(i, i + 32)) for i in range(6)]
+    part = pa.array(values, pa.binary()).slice(2, 3)
+    assert dbsync.KnownHashes.prefix(part).tolist() == [int.from_bytes(v[:8], "big") for v in values[2:5]]

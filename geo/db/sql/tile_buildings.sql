@@ -38,7 +38,6 @@ FROM (
            END AS geom
     FROM (
         SELECT b.id AS fid,
-               b.id,
                b.number,
                b.name,
                b.floors,
@@ -51,7 +50,6 @@ FROM (
         WHERE CAST(:plan AS integer) IS NULL AND b.geom && ST_MakeEnvelope(:bw, :bs, :be, :bn, 4490)
         UNION ALL
         SELECT b.id,
-               b.id,
                b.number,
                b.name,
                b.floors,
